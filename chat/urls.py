@@ -1,0 +1,3 @@
+"""Routes of the OpenAI-compatible API (/v1/...)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Routes of the registry and configuration API (/api/...)."""
+
+urlpatterns: list = []

@@ -1,0 +1,61 @@
+"""Adapters by provider kind, and the per-provider adapter cache.
+
+`@register("kind")` on an adapter class adds a kind. `get_adapter(provider)`
+returns the adapter for a provider configuration, reusing one instance (and so
+one SDK client and connection pool) per provider until its settings change.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from providers.adapters.base import ProviderAdapter
+from providers.snapshot import ProviderInfo
+
+_ADAPTERS: dict[str, type[ProviderAdapter]] = {}
+_INSTANCES: dict[int, tuple[tuple, ProviderAdapter]] = {}
+
+#: Modules that register the built-in kinds (imported on first use).
+BUILTIN_MODULES = (
+    "providers.adapters.openai_sdk",
+    "providers.adapters.anthropic_sdk",
+    "providers.adapters.echo",
+)
+
+
+def register(kind: str) -> Callable[[type[ProviderAdapter]], type[ProviderAdapter]]:
+    def decorator(cls: type[ProviderAdapter]) -> type[ProviderAdapter]:
+        _ADAPTERS[kind] = cls
+        return cls
+
+    return decorator
+
+
+def _load_builtins() -> None:
+    if not _ADAPTERS:
+        for module in BUILTIN_MODULES:
+            importlib.import_module(module)
+
+
+def adapter_class(kind: str) -> type[ProviderAdapter]:
+    _load_builtins()
+    try:
+        return _ADAPTERS[kind]
+    except KeyError:
+        raise LookupError(f"No adapter is registered for provider kind {kind!r}.") from None
+
+
+def get_adapter(provider: ProviderInfo) -> ProviderAdapter:
+    """The cached adapter for this provider, rebuilt when its configuration changed."""
+    cached = _INSTANCES.get(provider.id)
+    if cached is not None and cached[0] == provider.fingerprint:
+        return cached[1]
+    adapter = adapter_class(provider.kind)(provider)
+    _INSTANCES[provider.id] = (provider.fingerprint, adapter)
+    return adapter
+
+
+def registered_kinds() -> list[str]:
+    _load_builtins()
+    return sorted(_ADAPTERS)

@@ -1,0 +1,255 @@
+"""The configuration snapshot: everything the hot paths need, built in a constant number of queries.
+
+Built from the database once per configuration version and shared through the
+configured cache (Redis when several processes serve). Each process also keeps
+the last snapshot it used, keyed by version, so a warm request costs one cache
+read of a small integer and no query. Any change to providers, models or runtime
+settings bumps the version (`invalidate()`), which every process sees on its
+next request. See docs/adr/0003-config-snapshot.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
+
+VERSION_KEY = "config:version"
+SNAPSHOT_KEY = "config:snapshot:{version}"
+SNAPSHOT_TTL = 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderInfo:
+    """What the gateway and registry need of a provider. `api_key_token` is ciphertext."""
+
+    id: int
+    name: str
+    slug: str
+    kind: str
+    base_url: str
+    organization: str
+    api_version: str
+    image_url: str
+    is_enabled: bool
+    timeout_seconds: float
+    max_retries: int
+    extra_headers: dict[str, str]
+    api_key_token: str
+    env_key_name: str
+    key_source: str
+    inactive_reason: str | None
+    updated_at: str
+
+    @property
+    def is_active(self) -> bool:
+        return self.inactive_reason is None
+
+    @property
+    def fingerprint(self) -> tuple:
+        """Changes whenever a setting that shapes an upstream client changes."""
+        return (self.id, self.updated_at, self.key_source)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    id: int
+    provider_id: int
+    provider_slug: str
+    name: str
+    model_id: str
+    alias: str
+    is_enabled: bool
+    is_default: bool
+    capabilities: dict[str, Any]
+    context_window: int | None
+    max_output_tokens: int | None
+    input_price_per_mtok: Decimal | None
+    output_price_per_mtok: Decimal | None
+    sort_order: int
+    status: str
+
+    @property
+    def qualified_id(self) -> str:
+        return f"{self.provider_slug}/{self.model_id}"
+
+
+@dataclass(slots=True)
+class ConfigSnapshot:
+    """Providers (all), models (all), lookup tables over active ones, and runtime settings."""
+
+    version: int
+    providers: dict[int, ProviderInfo]
+    models: dict[int, ModelInfo]
+    default_model_id: int | None
+    runtime_settings: dict[str, Any]
+    presets: dict[str, dict[str, Any]]
+    built_at: float = field(default_factory=time.time)
+    # Lookup tables (active providers, enabled models only), filled by _index().
+    by_qualified: dict[str, ModelInfo] = field(default_factory=dict)
+    by_unprefixed: dict[str, list[ModelInfo]] = field(default_factory=dict)
+    provider_by_slug: dict[str, ProviderInfo] = field(default_factory=dict)
+    memo: dict[str, Any] = field(default_factory=dict)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Lookup tables and memoized renderings are rebuilt after unpickling.
+        return {
+            "version": self.version,
+            "providers": self.providers,
+            "models": self.models,
+            "default_model_id": self.default_model_id,
+            "runtime_settings": self.runtime_settings,
+            "presets": self.presets,
+            "built_at": self.built_at,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+        self.by_qualified, self.by_unprefixed, self.provider_by_slug, self.memo = {}, {}, {}, {}
+        self._index()
+
+    def _index(self) -> None:
+        self.provider_by_slug = {p.slug: p for p in self.providers.values()}
+        for model in sorted(self.models.values(), key=_model_order(self.providers)):
+            provider = self.providers[model.provider_id]
+            if not (provider.is_active and model.is_enabled):
+                continue
+            self.by_qualified[f"{provider.slug}/{model.model_id}"] = model
+            if model.alias:
+                self.by_qualified.setdefault(f"{provider.slug}/{model.alias}", model)
+            for name in {model.model_id, model.alias} - {""}:
+                self.by_unprefixed.setdefault(name, []).append(model)
+
+    @property
+    def default_model(self) -> ModelInfo | None:
+        """The default model when it is servable (enabled, provider active)."""
+        model = self.models.get(self.default_model_id) if self.default_model_id else None
+        if model is None or not model.is_enabled or not self.providers[model.provider_id].is_active:
+            return None
+        return model
+
+    def active_providers(self) -> list[ProviderInfo]:
+        return sorted((p for p in self.providers.values() if p.is_active), key=lambda p: (p.name.lower(), p.id))
+
+    def enabled_models(self, provider_id: int) -> list[ModelInfo]:
+        models = [m for m in self.models.values() if m.provider_id == provider_id and m.is_enabled]
+        return sorted(models, key=_model_order(self.providers))
+
+
+def _model_order(providers: dict[int, ProviderInfo]):
+    def key(model: ModelInfo) -> tuple:
+        return (
+            providers[model.provider_id].name.lower(),
+            model.sort_order,
+            (model.name or model.model_id).lower(),
+            model.id,
+        )
+
+    return key
+
+
+def build_snapshot(version: int) -> ConfigSnapshot:
+    """Read the configuration in three queries: providers, models, runtime settings."""
+    from providers.models import Provider, ProviderModel, RuntimeSetting
+    from providers.runtime import BUILTIN_DEFAULTS, PRESETS
+
+    providers: dict[int, ProviderInfo] = {}
+    for p in Provider.objects.all():
+        providers[p.id] = ProviderInfo(
+            id=p.id,
+            name=p.name,
+            slug=p.slug,
+            kind=p.kind,
+            base_url=p.base_url,
+            organization=p.organization,
+            api_version=p.api_version,
+            image_url=p.image_url,
+            is_enabled=p.is_enabled,
+            timeout_seconds=float(p.timeout_seconds),
+            max_retries=int(p.max_retries),
+            extra_headers=dict(p.extra_headers or {}),
+            api_key_token=str(p.api_key or ""),
+            env_key_name=p.env_key_name,
+            key_source=p.key_source,
+            inactive_reason=p.inactive_reason,
+            updated_at=p.updated_at.isoformat() if p.updated_at else "",
+        )
+    slugs = {pid: p.slug for pid, p in providers.items()}
+    models: dict[int, ModelInfo] = {}
+    default_id = None
+    for m in ProviderModel.objects.all().values(
+        "id",
+        "provider_id",
+        "name",
+        "model_id",
+        "alias",
+        "is_enabled",
+        "is_default",
+        "capabilities",
+        "context_window",
+        "max_output_tokens",
+        "input_price_per_mtok",
+        "output_price_per_mtok",
+        "sort_order",
+        "status",
+    ):
+        if m["is_default"]:
+            default_id = m["id"]
+        models[m["id"]] = ModelInfo(
+            provider_slug=slugs[m["provider_id"]], capabilities=dict(m.pop("capabilities") or {}), **m
+        )
+    stored = dict(RuntimeSetting.objects.values_list("key", "value"))
+    runtime = {**BUILTIN_DEFAULTS, **{k: v for k, v in stored.items() if k in BUILTIN_DEFAULTS}}
+    presets = {**PRESETS, **(stored.get("presets") or {})}
+    snapshot = ConfigSnapshot(
+        version=version,
+        providers=providers,
+        models=models,
+        default_model_id=default_id,
+        runtime_settings=runtime,
+        presets=presets,
+    )
+    snapshot._index()
+    return snapshot
+
+
+_local: dict[str, ConfigSnapshot] = {}
+
+
+def current_version() -> int:
+    version = cache.get(VERSION_KEY)
+    if version is None:
+        # First use (or the cache was flushed): start a version nobody has seen.
+        cache.add(VERSION_KEY, time.time_ns(), timeout=None)
+        version = cache.get(VERSION_KEY)
+    return int(version)
+
+
+def get_snapshot() -> ConfigSnapshot:
+    """The current snapshot: process memo, else the shared cache, else the database."""
+    version = current_version()
+    local = _local.get("snapshot")
+    if local is not None and local.version == version:
+        return local
+    snapshot = cache.get(SNAPSHOT_KEY.format(version=version))
+    if snapshot is None:
+        snapshot = build_snapshot(version)
+        cache.set(SNAPSHOT_KEY.format(version=version), snapshot, timeout=SNAPSHOT_TTL)
+    _local["snapshot"] = snapshot
+    return snapshot
+
+
+def invalidate() -> None:
+    """Make every process rebuild its snapshot on its next request."""
+    try:
+        cache.incr(VERSION_KEY)
+    except ValueError:
+        cache.set(VERSION_KEY, time.time_ns(), timeout=None)
+    _local.clear()

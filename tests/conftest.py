@@ -1,0 +1,20 @@
+"""Fixtures shared by every test module."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+from providers import snapshot
+
+pytest_plugins = ["tests.fake_upstream.fixtures"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Every test starts with an empty cache and no process-local snapshot (tests share one process)."""
+    cache.clear()
+    snapshot._local.clear()
+    yield
+    cache.clear()
+    snapshot._local.clear()

@@ -1,0 +1,1 @@
+"""Pytest fixtures that start the fake upstream server (see server.py)."""
