@@ -17,11 +17,15 @@ $(STAMP): $(BIN)/python requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 ## run: install, migrate, seed the demo data, create the admin user, serve on 127.0.0.1:8000
-run: $(STAMP)
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py seed_demo
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py ensure_admin
-	DEBUG=$${DEBUG:-true} $(BIN)/uvicorn configsite.asgi:application --host $(HOST) --port $(PORT) --lifespan off
+run: $(STAMP) .env
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py ensure_admin
+	$(BIN)/uvicorn configsite.asgi:application --host $(HOST) --port $(PORT) --lifespan off
+
+# A development .env (DEBUG=true: dev-only SECRET_KEY and encryption key), written once, never overwritten.
+.env:
+	printf '# Written by make run for local development; see .env.example.\nDEBUG=true\n' > .env
 
 ## test: install, then lint, Django checks and the whole test suite
 test: $(STAMP)
