@@ -83,6 +83,10 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "max_thinking_budget_tokens": 32000,
 }
 
+#: The `RuntimeSetting` key holding operator-defined presets (name → bundle of generation settings).
+PRESETS_KEY = "presets"
+PRESET_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
 PRESETS: dict[str, dict[str, Any]] = {
     "fast": {"temperature": 0.3, "max_tokens": 1024, "thinking_budget_tokens": 0},
     "balanced": {"temperature": 0.7, "max_tokens": 4096, "thinking_budget_tokens": 4096},
@@ -112,3 +116,43 @@ def clean_settings(values: Mapping[str, Any]) -> dict[str, Any]:
     if errors:
         raise ValidationError(errors)
     return cleaned
+
+
+def clean_presets(value: Any) -> dict[str, dict[str, Any]]:
+    """Validate the `presets` setting: `{name: {generation setting: value}}`, names like `fast`."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValidationError({PRESETS_KEY: ['must be a JSON object: {"name": {"temperature": 0.2, …}}']})
+    cleaned: dict[str, dict[str, Any]] = {}
+    errors: dict[str, list[str]] = {}
+    for name, bundle in value.items():
+        if not isinstance(name, str) or not PRESET_NAME_RE.match(name):
+            errors[f"{PRESETS_KEY}.{name}"] = ["preset names are lowercase letters, digits, - and _"]
+            continue
+        if not isinstance(bundle, Mapping):
+            errors[f"{PRESETS_KEY}.{name}"] = ["must be a JSON object of generation settings"]
+            continue
+        try:
+            cleaned[name] = clean_settings(bundle)
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                errors[f"{PRESETS_KEY}.{name}.{field}"] = messages
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def known_setting_keys() -> list[str]:
+    """Every key a `RuntimeSetting` may have: the generation settings, then `presets`."""
+    return [*GENERATION_SETTINGS, PRESETS_KEY]
+
+
+def clean_setting(key: str, value: Any) -> tuple[str, Any]:
+    """Validate one stored setting by key (camelCase accepted); returns the snake_case key and value."""
+    if key == PRESETS_KEY:
+        return key, clean_presets(value)
+    if snake_case(key) not in GENERATION_SETTINGS:
+        raise ValidationError({key: [f"unknown setting; known: {', '.join(known_setting_keys())}"]})
+    cleaned = clean_settings({key: value})
+    return next(iter(cleaned.items()))

@@ -16,7 +16,7 @@ from django.db import IntegrityError, connection, transaction
 
 from providers.exceptions import AmbiguousModel, Conflict, InvalidModel, ProviderHasModels
 from providers.models import Provider, ProviderModel, RuntimeSetting
-from providers.runtime import clean_settings
+from providers.runtime import clean_setting, clean_settings
 from providers.snapshot import ModelInfo, get_snapshot, invalidate
 
 logger = logging.getLogger(__name__)
@@ -88,7 +88,8 @@ def _save(instance: Any) -> None:
         raise Conflict(f"Conflicting change: {exc.__class__.__name__}") from exc
 
 
-def _validate_extra_headers(value: Any) -> dict[str, str]:
+def validate_extra_headers(value: Any) -> dict[str, str]:
+    """Extra headers are a JSON object of header names to string values (the admin uses this too)."""
     if value in (None, ""):
         return {}
     if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
@@ -100,8 +101,10 @@ def _validate_extra_headers(value: Any) -> dict[str, str]:
 def provider_create(**data: Any) -> Provider:
     """Create a provider; `api_key` is plaintext here and encrypted on save."""
     _check_fields(data, PROVIDER_FIELDS)
+    if data.get("api_key") is None:
+        data.pop("api_key", None)
     if "extra_headers" in data:
-        data["extra_headers"] = _validate_extra_headers(data["extra_headers"])
+        data["extra_headers"] = validate_extra_headers(data["extra_headers"])
     provider = Provider(**data)
     _save(provider)
     return provider
@@ -114,7 +117,11 @@ def provider_update(*, provider: Provider, **data: Any) -> Provider:
     if data.get("api_key") is None:
         data.pop("api_key", None)
     if "extra_headers" in data:
-        data["extra_headers"] = _validate_extra_headers(data["extra_headers"])
+        data["extra_headers"] = validate_extra_headers(data["extra_headers"])
+    if data.get("is_enabled") is False:
+        # Disabling may drop the default: take the default-switch lock before any row lock,
+        # in the same order as set_default_model, so the two can never deadlock.
+        _lock_default_switch()
     provider = Provider.objects.select_for_update().get(pk=provider.pk)
     for name, value in data.items():
         setattr(provider, name, value)
@@ -127,6 +134,7 @@ def provider_update(*, provider: Provider, **data: Any) -> Provider:
 @transaction.atomic
 def provider_delete(*, provider: Provider, force: bool = False) -> None:
     """Delete a provider; one with models needs `force=True` (the API's `?force=true`)."""
+    _lock_default_switch()
     count = provider.models.count()
     if count and not force:
         raise ProviderHasModels(
@@ -158,6 +166,8 @@ def model_update(*, model: ProviderModel, **data: Any) -> ProviderModel:
     if "capabilities" in data:
         data["capabilities"] = normalize_capabilities(data["capabilities"])
         data.setdefault("capabilities_source", "declared")
+    if make_default is not None or data.get("is_enabled") is False:
+        _lock_default_switch()  # before the row lock, in set_default_model's order
     model = ProviderModel.objects.select_for_update().select_related("provider").get(pk=model.pk)
     for name, value in data.items():
         setattr(model, name, value)
@@ -176,9 +186,13 @@ def model_update(*, model: ProviderModel, **data: Any) -> ProviderModel:
 def models_set_enabled(*, model_ids: Iterable[int], enabled: bool) -> int:
     """Enable or disable many models at once (admin actions); returns how many changed."""
     ids = list(model_ids)
-    if not enabled and ProviderModel.objects.filter(pk__in=ids, is_default=True).exists():
-        logger.warning("The default model was disabled; there is no default model now.")
-        ProviderModel.objects.filter(pk__in=ids, is_default=True).update(is_default=False)
+    if not enabled:
+        # Without the lock, a concurrent set_default_model could make one of these
+        # models the default between our check and our update.
+        _lock_default_switch()
+        dropped = ProviderModel.objects.filter(pk__in=ids, is_default=True).update(is_default=False)
+        if dropped:
+            logger.warning("The default model was disabled; there is no default model now.")
     changed = ProviderModel.objects.filter(pk__in=ids).exclude(is_enabled=enabled).update(is_enabled=enabled)
     invalidate()
     transaction.on_commit(invalidate)
@@ -187,7 +201,8 @@ def models_set_enabled(*, model_ids: Iterable[int], enabled: bool) -> int:
 
 @transaction.atomic
 def model_delete(*, model: ProviderModel) -> None:
-    if model.is_default:
+    _lock_default_switch()
+    if ProviderModel.objects.filter(pk=model.pk, is_default=True).exists():
         logger.warning("Default model %s deleted; there is no default model now.", model.qualified_id)
     model.delete()
 
@@ -259,6 +274,14 @@ def runtime_settings_update(values: Mapping[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
+@transaction.atomic
+def runtime_setting_set(*, key: str, value: Any) -> RuntimeSetting:
+    """Store one setting (a generation default or `presets`) after the same validation as the API."""
+    key, cleaned = clean_setting(key, value)
+    setting, _ = RuntimeSetting.objects.update_or_create(key=key, defaults={"value": cleaned})
+    return setting
+
+
 def resolve_model(model_string: str | None, *, allow_default: bool = True) -> ModelInfo:
     """Find the servable model a model string names (SPEC §4), from the cached snapshot.
 
@@ -266,6 +289,9 @@ def resolve_model(model_string: str | None, *, allow_default: bool = True) -> Mo
     active providers; ambiguous → error listing the candidates), or empty → the
     default model.
     """
+    if model_string is not None and not isinstance(model_string, str):
+        raise InvalidModel(f"Invalid model: {model_string!r} (a model string is expected)")
+    model_string = (model_string or "").strip()
     snapshot = get_snapshot()
     if not model_string:
         default = snapshot.default_model if allow_default else None

@@ -95,6 +95,7 @@ class ConfigSnapshot:
     by_qualified: dict[str, ModelInfo] = field(default_factory=dict)
     by_unprefixed: dict[str, list[ModelInfo]] = field(default_factory=dict)
     provider_by_slug: dict[str, ProviderInfo] = field(default_factory=dict)
+    enabled_by_provider: dict[int, list[ModelInfo]] = field(default_factory=dict)
     memo: dict[str, Any] = field(default_factory=dict)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -113,13 +114,17 @@ class ConfigSnapshot:
         for name, value in state.items():
             setattr(self, name, value)
         self.by_qualified, self.by_unprefixed, self.provider_by_slug, self.memo = {}, {}, {}, {}
+        self.enabled_by_provider = {}
         self._index()
 
     def _index(self) -> None:
         self.provider_by_slug = {p.slug: p for p in self.providers.values()}
         for model in sorted(self.models.values(), key=_model_order(self.providers)):
+            if not model.is_enabled:
+                continue
+            self.enabled_by_provider.setdefault(model.provider_id, []).append(model)
             provider = self.providers[model.provider_id]
-            if not (provider.is_active and model.is_enabled):
+            if not provider.is_active:
                 continue
             self.by_qualified[f"{provider.slug}/{model.model_id}"] = model
             if model.alias:
@@ -139,8 +144,8 @@ class ConfigSnapshot:
         return sorted((p for p in self.providers.values() if p.is_active), key=lambda p: (p.name.lower(), p.id))
 
     def enabled_models(self, provider_id: int) -> list[ModelInfo]:
-        models = [m for m in self.models.values() if m.provider_id == provider_id and m.is_enabled]
-        return sorted(models, key=_model_order(self.providers))
+        """The provider's enabled models, in display order (an index lookup, not a scan)."""
+        return list(self.enabled_by_provider.get(provider_id, ()))
 
 
 def _model_order(providers: dict[int, ProviderInfo]):
@@ -155,10 +160,19 @@ def _model_order(providers: dict[int, ProviderInfo]):
     return key
 
 
+def _as_object(capabilities: Any) -> dict[str, Any]:
+    """Capabilities are a JSON object; a row written around the services may still hold a list."""
+    if isinstance(capabilities, dict):
+        return dict(capabilities)
+    if isinstance(capabilities, list):
+        return {str(name): True for name in capabilities}
+    return {}
+
+
 def build_snapshot(version: int) -> ConfigSnapshot:
     """Read the configuration in three queries: providers, models, runtime settings."""
     from providers.models import Provider, ProviderModel, RuntimeSetting
-    from providers.runtime import BUILTIN_DEFAULTS, PRESETS
+    from providers.runtime import BUILTIN_DEFAULTS, PRESETS, PRESETS_KEY
 
     providers: dict[int, ProviderInfo] = {}
     for p in Provider.objects.all():
@@ -200,14 +214,19 @@ def build_snapshot(version: int) -> ConfigSnapshot:
         "sort_order",
         "status",
     ):
+        if m["provider_id"] not in slugs:
+            # Committed after the provider query ran (each query sees its own snapshot under
+            # READ COMMITTED); that commit bumps the version, so the next build includes it.
+            continue
         if m["is_default"]:
             default_id = m["id"]
         models[m["id"]] = ModelInfo(
-            provider_slug=slugs[m["provider_id"]], capabilities=dict(m.pop("capabilities") or {}), **m
+            provider_slug=slugs[m["provider_id"]], capabilities=_as_object(m.pop("capabilities")), **m
         )
     stored = dict(RuntimeSetting.objects.values_list("key", "value"))
     runtime = {**BUILTIN_DEFAULTS, **{k: v for k, v in stored.items() if k in BUILTIN_DEFAULTS}}
-    presets = {**PRESETS, **(stored.get("presets") or {})}
+    stored_presets = stored.get(PRESETS_KEY)
+    presets = {**PRESETS, **(stored_presets if isinstance(stored_presets, dict) else {})}
     snapshot = ConfigSnapshot(
         version=version,
         providers=providers,
