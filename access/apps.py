@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class AccessConfig(AppConfig):
     name = "access"
     verbose_name = "Gateway API keys"
+
+    def ready(self) -> None:
+        from access import signals
+
+        signals.connect()

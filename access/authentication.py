@@ -1,18 +1,21 @@
-"""`Authorization: Bearer <key>` (or `Token <key>`) authentication for DRF views."""
+"""`Authorization: Bearer <key>` (or `Token <key>`) authentication for DRF views.
+
+`bearer_token` and `KeyUser` are also used by the async `/v1` views, which call
+`access.selectors.afind_key` themselves.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.core.cache import cache
-from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from access.models import ApiKey
-from access.selectors import LAST_USED_EVERY_SECONDS, KeyInfo, find_key
+from access.selectors import KeyInfo, find_key
+from access.services import api_key_record_use
 
 KEYWORDS = ("bearer", "token")
+INVALID_KEY_MESSAGE = "Invalid, revoked or expired API key."
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,7 @@ class KeyUser:
     is_active: bool = True
     is_authenticated: bool = True
     is_anonymous: bool = False
+    is_superuser: bool = False
 
     @property
     def id(self) -> int:
@@ -37,9 +41,16 @@ class KeyUser:
     def __str__(self) -> str:
         return self.username
 
+    @classmethod
+    def for_key(cls, info: KeyInfo) -> KeyUser:
+        return cls(pk=info.user_id, is_staff=info.user_is_staff, key=info)
+
 
 def bearer_token(header: str | bytes | None) -> str | None:
-    """The key from an Authorization header value, or None when it is not Bearer/Token."""
+    """The key from an Authorization header value: None when the scheme is not Bearer/Token.
+
+    An empty or undecodable token gives "" (a present but invalid credential: 401).
+    """
     if not header:
         return None
     if isinstance(header, bytes):
@@ -54,9 +65,8 @@ def bearer_token(header: str | bytes | None) -> str | None:
 
 
 def touch_last_used(info: KeyInfo) -> None:
-    """Record use at most once a minute per key (a cache flag decides who writes)."""
-    if cache.add(f"apikey:used:{info.id}", 1, timeout=LAST_USED_EVERY_SECONDS):
-        ApiKey.objects.filter(pk=info.id).update(last_used_at=timezone.now())
+    """Record use at most once a minute per key (see `access.services.api_key_record_use`)."""
+    api_key_record_use(key=info)
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -68,9 +78,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             return None
         info = find_key(token)
         if info is None:
-            raise exceptions.AuthenticationFailed("Invalid, revoked or expired API key.")
-        touch_last_used(info)
-        return KeyUser(pk=info.user_id, is_staff=info.user_is_staff, key=info), info
+            raise exceptions.AuthenticationFailed(INVALID_KEY_MESSAGE)
+        api_key_record_use(key=info)
+        return KeyUser.for_key(info), info
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="modeldesk"'
