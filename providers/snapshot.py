@@ -74,6 +74,8 @@ class ModelInfo:
     output_price_per_mtok: Decimal | None
     sort_order: int
     status: str
+    #: created_at as a Unix timestamp (the `created` of `/v1/models`).
+    created: int = 0
 
     @property
     def qualified_id(self) -> str:
@@ -213,6 +215,7 @@ def build_snapshot(version: int) -> ConfigSnapshot:
         "output_price_per_mtok",
         "sort_order",
         "status",
+        "created_at",
     ):
         if m["provider_id"] not in slugs:
             # Committed after the provider query ran (each query sees its own snapshot under
@@ -220,8 +223,12 @@ def build_snapshot(version: int) -> ConfigSnapshot:
             continue
         if m["is_default"]:
             default_id = m["id"]
+        created_at = m.pop("created_at")
         models[m["id"]] = ModelInfo(
-            provider_slug=slugs[m["provider_id"]], capabilities=_as_object(m.pop("capabilities")), **m
+            provider_slug=slugs[m["provider_id"]],
+            capabilities=_as_object(m.pop("capabilities")),
+            created=int(created_at.timestamp()) if created_at else 0,
+            **m,
         )
     stored = dict(RuntimeSetting.objects.values_list("key", "value"))
     runtime = {**BUILTIN_DEFAULTS, **{k: v for k, v in stored.items() if k in BUILTIN_DEFAULTS}}
