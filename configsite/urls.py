@@ -14,4 +14,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/", include("models_registry.api.urls")),
     path("v1/", include("chat.urls")),
+    path("chat/", include("chat.playground_urls")),
 ]
