@@ -6,6 +6,6 @@ class AccessConfig(AppConfig):
     verbose_name = "Gateway API keys"
 
     def ready(self) -> None:
-        from access import signals
+        from access import schema, signals  # noqa: F401  (schema: registers the OpenAPI auth extension)
 
         signals.connect()

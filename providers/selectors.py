@@ -16,6 +16,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 
+from providers.models import ProviderModel
 from providers.snapshot import ConfigSnapshot, ModelInfo, ProviderInfo, get_snapshot
 
 
@@ -120,3 +121,8 @@ def runtime_defaults() -> dict[str, Any]:
 def presets() -> dict[str, dict[str, Any]]:
     """Presets by name (built-in ones, overridden or extended by the `presets` setting)."""
     return {name: dict(bundle) for name, bundle in get_snapshot().presets.items()}
+
+
+def model_id_taken(*, provider_id: int, model_id: str, exclude_pk: int | None = None) -> bool:
+    """Whether the provider already has another model with this upstream id (checked before a write)."""
+    return ProviderModel.objects.filter(provider_id=provider_id, model_id=model_id).exclude(pk=exclude_pk).exists()
