@@ -1,3 +1,10 @@
 """Routes of the OpenAI-compatible API (/v1/...)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from chat import models_view
+
+urlpatterns = [
+    path("models", models_view.list_models, name="v1-models"),
+    path("models/<path:model>", models_view.retrieve_model, name="v1-model"),
+]
