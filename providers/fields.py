@@ -71,6 +71,13 @@ class EncryptedTextField(models.TextField):
             return str(value)
         return crypto.encrypt(str(value))
 
+    def pre_save(self, model_instance: models.Model, add: bool) -> EncryptedSecret:
+        # Once saved, the instance holds the ciphertext like a loaded one: the plaintext
+        # does not linger on an object that is then rendered, serialized or logged.
+        secret = EncryptedSecret(self.get_prep_value(super().pre_save(model_instance, add)))
+        setattr(model_instance, self.attname, secret)
+        return secret
+
     def value_to_string(self, obj: models.Model) -> str:
         # Serialization (dumpdata) writes ciphertext, never the secret.
         return self.get_prep_value(self.value_from_object(obj))
