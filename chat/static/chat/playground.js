@@ -135,8 +135,14 @@
       if (!provider.models || !provider.models.length) return;
       var group = make("optgroup");
       group.label = provider.name;
+      // Staff also see inactive providers, with the reason: listed, not selectable.
+      var inactive = provider.is_active === false;
+      if (inactive) {
+        group.label += " — inactive: " + (provider.inactive_reason || "unavailable");
+        group.disabled = true;
+      }
       provider.models.forEach(function (model) {
-        models[model.qualified_id] = {model: model, provider: provider};
+        if (!inactive) models[model.qualified_id] = {model: model, provider: provider};
         var option = make("option", null, modelLabel(model));
         option.value = model.qualified_id;
         group.appendChild(option);
@@ -380,12 +386,15 @@
     if (el["max-tokens"].value !== "") body.max_tokens = parseInt(el["max-tokens"].value, 10);
     var entry = models[el.model.value];
     var mode = entry && thinkingMode(entry.model.capabilities);
-    if (mode && el.thinking.checked) {
+    if (mode && !el.thinking.checked) {
+      // Explicitly off: generation defaults and presets may otherwise turn thinking on.
+      body.thinking = {type: "disabled"};
+    } else if (mode === "adaptive") {
+      body.thinking = {type: "adaptive"};
+      if (el["thinking-effort"].value) body.reasoning_effort = el["thinking-effort"].value;
+    } else if (mode === "budget") {
       body.thinking = {type: "enabled"};
-      if (mode === "budget" && el["thinking-budget"].value !== "") {
-        body.thinking.budget_tokens = parseInt(el["thinking-budget"].value, 10);
-      }
-      if (mode === "adaptive" && el["thinking-effort"].value) body.reasoning_effort = el["thinking-effort"].value;
+      if (el["thinking-budget"].value !== "") body.thinking.budget_tokens = parseInt(el["thinking-budget"].value, 10);
     }
     var tools = el.tools.value.trim();
     if (tools) body.tools = JSON.parse(tools);

@@ -1,0 +1,205 @@
+"""Fixtures of the browser tests: a live ASGI server, Debian's Chromium driven by Playwright, helpers.
+
+Why these exist:
+- `asgi_live_server`: the gateway streams Server-Sent Events, which needs the real
+  ASGI stack (pytest-django's `live_server` is WSGI). uvicorn serves
+  `configsite.asgi.application` from a thread, once per session. Tests that use it
+  are `django_db(transaction=True)`, so what a test writes is committed and seen by
+  the server thread (SQLite's in-memory test database is shared-cache, so every
+  thread of the process sees the same database; PostgreSQL just works).
+- `page`: Playwright's sync API keeps an asyncio loop running on the test's thread,
+  which makes Django refuse ORM calls there. So Playwright starts *after* the test's
+  database fixtures and stops before they are torn down, and database work in the
+  middle of a test goes through `orm()` (another thread, no loop).
+- The browser is Debian's Chromium (`/usr/bin/chromium`, or `$CHROMIUM`), never a
+  download: without it the tests are skipped, saying so.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import uvicorn
+from django.conf import settings
+from django.db import connections
+
+T = TypeVar("T")
+
+SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DESKTOP = {"width": 1280, "height": 860}
+PHONE = {"width": 360, "height": 740}
+PASSWORD = "browser-test-pw-4821"
+
+
+def find_chromium() -> str | None:
+    """Debian's Chromium: $CHROMIUM, /usr/bin/chromium, or `chromium` on PATH."""
+    for candidate in (os.environ.get("CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium")):
+        if candidate and os.path.exists(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+class AsgiLiveServer:
+    """`configsite.asgi.application` under uvicorn in a daemon thread on 127.0.0.1 (a free port)."""
+
+    def __init__(self) -> None:
+        from configsite.asgi import application
+
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.socket.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+        config = uvicorn.Config(
+            application, http="h11", ws="none", lifespan="off", log_level="warning", timeout_graceful_shutdown=2
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the live ASGI server did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=5)
+        self.socket.close()
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = find_chromium()
+    if path is None:
+        pytest.skip("No Chromium found (install Debian's `chromium` or set $CHROMIUM): browser tests skipped.")
+    return path
+
+
+@pytest.fixture(scope="session")
+def asgi_live_server(django_db_setup: None, django_db_blocker: Any) -> Iterator[AsgiLiveServer]:
+    """The project served by uvicorn for the whole session (see the module docstring)."""
+    # Server threads close their connection after each request, so none is left open
+    # when the test database is flushed or dropped (PostgreSQL refuses to drop a database in use).
+    for alias in connections:
+        connections[alias].settings_dict["CONN_MAX_AGE"] = 0
+    server = AsgiLiveServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def orm(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run database code on a fresh thread (Playwright's loop forbids it on the test's thread)."""
+
+    def call() -> T:
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(call).result()
+
+
+@dataclass
+class ConsoleLog:
+    """What the page said: console messages and uncaught exceptions."""
+
+    messages: list[tuple[str, str, str]] = field(default_factory=list)  # (type, text, url)
+    page_errors: list[str] = field(default_factory=list)
+    #: "Failed to load resource" lines a test provoked on purpose (e.g. an upstream 429 answered as 429).
+    expected_http_errors: set[int] = field(default_factory=set)
+
+    def errors(self) -> list[str]:
+        found = [f"uncaught: {text}" for text in self.page_errors]
+        for kind, text, url in self.messages:
+            if kind != "error":
+                continue
+            if url.endswith("/favicon.ico"):
+                continue  # the browser's own request (admin pages name no icon), not the page's script
+            if text.startswith("Failed to load resource") and any(
+                f"status of {status}" in text for status in self.expected_http_errors
+            ):
+                continue
+            found.append(f"console.error: {text} ({url})")
+        return found
+
+
+@dataclass
+class Browser:
+    """A Chromium page plus what the tests need around it."""
+
+    page: Any
+    context: Any
+    base_url: str
+    console: ConsoleLog
+
+    def goto(self, path: str) -> Any:
+        return self.page.goto(self.base_url + path)
+
+    def login(self, username: str, password: str = PASSWORD) -> None:
+        self.goto("/admin/login/")
+        self.page.get_by_label("Username").fill(username)
+        self.page.get_by_label("Password").fill(password)
+        self.page.get_by_role("button", name="Log in").click()
+        self.page.wait_for_url(self.base_url + "/admin/")
+
+    def resize(self, viewport: dict[str, int]) -> None:
+        self.page.set_viewport_size(viewport)
+
+    def screenshot(self, name: str, *, full_page: bool = True) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+    def assert_no_js_errors(self) -> None:
+        errors = self.console.errors()
+        assert not errors, "JavaScript errors in the browser:\n" + "\n".join(errors)
+
+
+@pytest.fixture
+def browser(chromium_path: str, asgi_live_server: AsgiLiveServer) -> Iterator[Browser]:
+    """A fresh Chromium (own profile, desktop viewport) for one test; JS errors fail the test.
+
+    Request it after the fixtures that write to the database: Playwright starts here.
+    """
+    from playwright.sync_api import sync_playwright
+
+    console = ConsoleLog()
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
+        context = chromium.new_context(viewport=DESKTOP, locale="en-US")
+        context.set_default_timeout(10_000)
+        page = context.new_page()
+        page.on("console", lambda msg: console.messages.append((msg.type, msg.text, msg.location.get("url", ""))))
+        page.on("pageerror", lambda exc: console.page_errors.append(str(exc)))
+        helper = Browser(page=page, context=context, base_url=asgi_live_server.url, console=console)
+        try:
+            yield helper
+        finally:
+            context.close()
+            chromium.close()
+    helper.assert_no_js_errors()
