@@ -7,6 +7,14 @@ Each SDK's exceptions are mapped once, at the adapter boundary (see the
 
 from __future__ import annotations
 
+import builtins
+import contextlib
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 
 class ProviderError(Exception):
     """Base of upstream errors. Subclasses fix `category`, `status_code`, `error_type`."""
@@ -126,3 +134,171 @@ def error_for_status(status: int) -> type[ProviderError]:
     if status == 429:
         return RateLimitError
     return UpstreamUnavailableError
+
+
+# --- mapping upstream answers to categories (shared by both SDKs' mappers) ------------
+
+#: Anything shaped like an API key or bearer token: never echoed from an upstream message.
+_SECRET_PATTERN = re.compile(
+    r"\b(?:sk|pk|rk|ak|key|token|sess)[-_][A-Za-z0-9_\-*.]{6,}|\bBearer\s+\S+|\bAIza[0-9A-Za-z_\-]{20,}",
+    re.IGNORECASE,
+)
+_CONTEXT_LENGTH_HINTS = (
+    "context_length_exceeded",
+    "context length",
+    "context window",
+    "prompt is too long",
+    "too many tokens",
+    "maximum context",
+    "request_too_large",
+    "reduce the length",
+)
+#: Error `type`/`code` values of in-stream errors (no HTTP status) → category.
+_BY_ERROR_TYPE: dict[str, type[ProviderError]] = {
+    "invalid_request_error": InvalidRequestError,
+    "authentication_error": AuthenticationError,
+    "invalid_api_key": AuthenticationError,
+    "permission_error": PermissionDeniedError,
+    "not_found_error": NotFoundError,
+    "model_not_found": NotFoundError,
+    "rate_limit_error": RateLimitError,
+    "rate_limit_exceeded": RateLimitError,
+    "requests": RateLimitError,
+    "insufficient_quota": RateLimitError,
+    "timeout_error": TimeoutError,
+    "request_too_large": ContextLengthError,
+    "context_length_exceeded": ContextLengthError,
+}
+#: Longest upstream message kept (HTML error pages can be long).
+MAX_MESSAGE = 500
+
+
+def scrub(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with the given secrets and anything that looks like a key replaced by `[redacted]`."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[redacted]")
+    return _SECRET_PATTERN.sub("[redacted]", text)
+
+
+def retry_after_value(headers: Mapping[str, str] | None) -> str | None:
+    """The `Retry-After` to pass on (whole seconds): the upstream's, or its `retry-after-ms` rounded up."""
+    if not headers:
+        return None
+    value = headers.get("retry-after")
+    if value:
+        return value.strip()
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return str(max(1, math.ceil(float(millis) / 1000)))
+        except ValueError:
+            return None
+    return None
+
+
+def _message_and_code(body: Any) -> tuple[str, str | None]:
+    """The upstream's message and its most specific code/type, from either vendor's error body."""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    if isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return " ".join(body.split())[:MAX_MESSAGE], None
+    if not isinstance(body, dict):
+        return "", None
+    error = body.get("error", body)
+    if isinstance(error, str):
+        return error, None
+    if not isinstance(error, dict):
+        return "", None
+    message = error.get("message") or ""
+    code = error.get("code") or error.get("type")
+    return str(message)[:MAX_MESSAGE], None if code is None else str(code)
+
+
+def error_from_response(
+    status: int | None,
+    headers: Mapping[str, str] | None,
+    body: Any,
+    *,
+    provider: str | None = None,
+    secrets: Iterable[str] = (),
+    request_id: str | None = None,
+) -> ProviderError:
+    """Our error for an upstream error answer (`status` None: an error event inside a 200 stream)."""
+    message, code = _message_and_code(body)
+    name = f"Upstream provider {provider!r}" if provider else "The upstream provider"
+    if status is not None and 300 <= status < 400:
+        cls: type[ProviderError] = UpstreamUnavailableError
+        message = f"{name} answered a redirect ({status}); redirects are not followed."
+    else:
+        if status is None or status < 400:
+            cls = _BY_ERROR_TYPE.get(code or "", UpstreamUnavailableError)
+        else:
+            cls = error_for_status(status)
+        hint = f"{code or ''} {message}".lower()
+        if cls is InvalidRequestError and any(h in hint for h in _CONTEXT_LENGTH_HINTS):
+            cls = ContextLengthError
+        where = f"answered {status}" if status is not None and status >= 400 else "sent an error mid-stream"
+        message = f"{name} {where}: {message or cls.default_message}"
+    if headers is not None and request_id is None:
+        request_id = headers.get("x-request-id") or headers.get("request-id")
+    return cls(
+        scrub(message, secrets),
+        provider=provider,
+        upstream_status=status,
+        upstream_request_id=request_id,
+        retry_after=retry_after_value(headers) if cls in (RateLimitError, UpstreamUnavailableError) else None,
+        code=None if code is None or cls is UpstreamUnavailableError else scrub(code, secrets),
+    )
+
+
+def map_provider_error(exc: BaseException, *, provider: Any = None) -> ProviderError:
+    """Our error for anything an adapter call raised, whichever SDK raised it.
+
+    `provider` is a `ProviderInfo` (its key is then scrubbed from messages) or a slug.
+    Each SDK's own mapping lives in its adapter module (the SDKs are imported only there).
+    """
+    if isinstance(exc, ProviderError):
+        return exc
+    slug = getattr(provider, "slug", provider)
+    secrets: list[str] = []
+    if provider is not None and hasattr(provider, "api_key_token"):
+        from providers.adapters.clients import api_key
+
+        with contextlib.suppress(ProviderError):
+            secrets.append(api_key(provider))
+    module = type(exc).__module__.split(".")[0]
+    if module == "openai":
+        from providers.adapters.openai_sdk import map_openai_error
+
+        return map_openai_error(exc, provider=slug, secrets=secrets)
+    if module == "anthropic":
+        from providers.adapters.anthropic_sdk import map_anthropic_error
+
+        return map_anthropic_error(exc, provider=slug, secrets=secrets)
+    return map_transport_error(exc, provider=slug, secrets=secrets)
+
+
+def map_transport_error(
+    exc: BaseException, *, provider: str | None = None, secrets: Iterable[str] = ()
+) -> ProviderError:
+    """Errors below the SDKs (httpx2, asyncio, a body that is not JSON), raised the same for both."""
+    import httpx2
+
+    name = f"upstream provider {provider!r}" if provider else "the upstream provider"
+    if isinstance(exc, ProviderError):
+        return exc
+    if isinstance(exc, builtins.TimeoutError | httpx2.TimeoutException):
+        return TimeoutError(f"The {name} did not answer in time.", provider=provider)
+    if isinstance(exc, httpx2.TransportError):
+        detail = scrub(str(exc), secrets) or type(exc).__name__
+        return ConnectionError(f"The connection to the {name} failed: {detail}", provider=provider)
+    if isinstance(exc, ValueError):  # json.JSONDecodeError included
+        return UpstreamUnavailableError(f"The {name} answered with a body that is not valid JSON.", provider=provider)
+    detail = scrub(str(exc), secrets)[:MAX_MESSAGE]
+    return UpstreamUnavailableError(
+        f"The call to the {name} failed: {type(exc).__name__}{': ' + detail if detail else ''}", provider=provider
+    )

@@ -7,6 +7,7 @@ one SDK client and connection pool) per provider until its settings change.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from collections.abc import Callable
 
@@ -15,6 +16,7 @@ from providers.snapshot import ProviderInfo
 
 _ADAPTERS: dict[str, type[ProviderAdapter]] = {}
 _INSTANCES: dict[int, tuple[tuple, ProviderAdapter]] = {}
+_CLOSING: set[asyncio.Task] = set()
 
 #: Modules that register the built-in kinds (imported on first use).
 BUILTIN_MODULES = (
@@ -53,7 +55,20 @@ def get_adapter(provider: ProviderInfo) -> ProviderAdapter:
         return cached[1]
     adapter = adapter_class(provider.kind)(provider)
     _INSTANCES[provider.id] = (provider.fingerprint, adapter)
+    if cached is not None:
+        _retire(cached[1])
     return adapter
+
+
+def _retire(adapter: ProviderAdapter) -> None:
+    """Close a replaced adapter's connection pool (on the running loop, the one its pool belongs to)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return  # no loop runs: its pools belong to loops that are gone and are dropped with it
+    task = loop.create_task(adapter.aclose())
+    _CLOSING.add(task)
+    task.add_done_callback(_CLOSING.discard)
 
 
 def registered_kinds() -> list[str]:

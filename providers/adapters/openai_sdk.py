@@ -1,0 +1,330 @@
+"""Adapter for `openai`, `openai_compatible` and `azure_openai` providers (the official `openai` SDK).
+
+OpenAI-compatible servers (Ollama, vLLM, Groq, OpenRouter, LM Studio) are the
+OpenAI adapter with another `base_url`, as `llm` does with `api_base`. Azure is
+the same adapter with `AsyncAzureOpenAI`: the provider's `base_url` is the
+resource endpoint, `api_version` its API version, and the model id is the
+deployment name. One async SDK client per provider (and event loop), built by
+`clients.py`: the provider's timeout as a deadline, no redirects, retries left to
+the SDK's `max_retries`. SDK errors are mapped once, here, by `map_openai_error`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+import openai
+from openai.types.chat import ChatCompletion
+
+from providers.adapters import clients, errors
+from providers.adapters.base import (
+    ChatRequest,
+    ChatResult,
+    Finish,
+    ProviderAdapter,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    UpstreamModel,
+    Usage,
+    UsageEvent,
+)
+from providers.adapters.registry import register
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_AZURE_API_VERSION = "2024-10-21"
+#: Fields of our messages that OpenAI does not take (we add them to answers; clients send them back).
+_OUR_MESSAGE_FIELDS = ("reasoning_content", "thinking_blocks")
+
+
+def map_openai_error(
+    exc: BaseException, *, provider: str | None = None, secrets: Iterable[str] = ()
+) -> errors.ProviderError:
+    """The one mapping of `openai` SDK exceptions to our categories (SPEC §6)."""
+    name = f"upstream provider {provider!r}" if provider else "the upstream provider"
+    if isinstance(exc, errors.ProviderError):
+        return exc
+    if isinstance(exc, openai.APITimeoutError):
+        return errors.TimeoutError(f"The {name} did not answer in time.", provider=provider)
+    if isinstance(exc, openai.APIStatusError):
+        return errors.error_from_response(
+            exc.status_code,
+            exc.response.headers,
+            exc.body if exc.body is not None else exc.response.content,
+            provider=provider,
+            secrets=secrets,
+            request_id=exc.request_id,
+        )
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__
+        detail = errors.scrub(str(cause), secrets) if cause is not None else ""
+        return errors.ConnectionError(
+            f"The connection to the {name} failed: {detail or 'connection error'}.", provider=provider
+        )
+    if isinstance(exc, openai.APIResponseValidationError):
+        return errors.UpstreamUnavailableError(
+            f"The {name} answered with a response of an unexpected shape.", provider=provider
+        )
+    if isinstance(exc, openai.APIError):
+        # An error event inside a stream: a body and no status.
+        return errors.error_from_response(None, None, {"error": exc.body}, provider=provider, secrets=secrets)
+    return errors.map_transport_error(exc, provider=provider, secrets=secrets)
+
+
+# --- request building (pure) --------------------------------------------------------
+
+
+def build_params(request: ChatRequest, *, kind: str, stream: bool) -> dict[str, Any]:
+    """The keyword arguments of `chat.completions.create` for a request."""
+    params: dict[str, Any] = {"model": request.model, "messages": [_clean_message(m) for m in request.messages]}
+    if request.max_tokens is not None:
+        # OpenAI's reasoning models refuse `max_tokens`; many compatible servers only know it.
+        params["max_completion_tokens" if kind != "openai_compatible" else "max_tokens"] = request.max_tokens
+    optional = {
+        "temperature": request.temperature,
+        "top_p": request.top_p,
+        "stop": request.stop,
+        "response_format": request.response_format,
+        "user": request.user,
+        "reasoning_effort": request.reasoning_effort,
+    }
+    params.update({k: v for k, v in optional.items() if v is not None})
+    if request.tools:
+        params["tools"] = request.tools
+        if request.tool_choice is not None:
+            params["tool_choice"] = request.tool_choice
+        if request.parallel_tool_calls is not None:
+            params["parallel_tool_calls"] = request.parallel_tool_calls
+    if stream:
+        params["stream"] = True
+        # Always ask for usage, so every stream can be logged; the chat layer decides what the client sees.
+        params["stream_options"] = {"include_usage": True}
+    return params
+
+
+def _clean_message(message: dict[str, Any]) -> dict[str, Any]:
+    if any(field in message for field in _OUR_MESSAGE_FIELDS):
+        return {k: v for k, v in message.items() if k not in _OUR_MESSAGE_FIELDS}
+    return message
+
+
+def completion_body(completion: ChatCompletion, request: ChatRequest) -> tuple[dict[str, Any], Usage]:
+    """Our `chat.completion` body (OpenAI shape) and usage, from the SDK's object."""
+    choices = []
+    for choice in completion.choices:
+        message = choice.message
+        out: dict[str, Any] = {"role": "assistant", "content": message.content}
+        reasoning = (message.model_extra or {}).get("reasoning_content")
+        if reasoning and request.show_thinking:
+            out["reasoning_content"] = reasoning
+        if message.tool_calls:
+            out["tool_calls"] = [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.function.name, "arguments": call.function.arguments},
+                }
+                for call in message.tool_calls
+                if call.type == "function"
+            ]
+        if message.refusal:
+            out["refusal"] = message.refusal
+        choices.append(
+            {"index": choice.index, "message": out, "logprobs": None, "finish_reason": choice.finish_reason or "stop"}
+        )
+    usage = _usage(completion.usage)
+    body = {
+        "id": completion.id,
+        "object": "chat.completion",
+        "created": completion.created or int(time.time()),
+        "model": completion.model or request.model,
+        "choices": choices,
+        "usage": usage.as_openai(),
+    }
+    return body, usage
+
+
+def _usage(usage: Any) -> Usage:
+    if usage is None:
+        return Usage()
+    details = getattr(usage, "completion_tokens_details", None)
+    return Usage(
+        prompt_tokens=usage.prompt_tokens or 0,
+        completion_tokens=usage.completion_tokens or 0,
+        reasoning_tokens=getattr(details, "reasoning_tokens", None),
+    )
+
+
+def chunk_events(chunk: Any, *, show_thinking: bool) -> list[StreamEvent]:
+    """Our events for one `chat.completion.chunk`."""
+    events: list[StreamEvent] = []
+    for choice in chunk.choices or []:
+        if choice.index:
+            continue  # n > 1 is not offered: one choice per answer
+        delta = choice.delta
+        reasoning = (delta.model_extra or {}).get("reasoning_content") if delta is not None else None
+        if reasoning and show_thinking:
+            events.append(ReasoningDelta(reasoning))
+        if delta is not None and delta.content:
+            events.append(TextDelta(delta.content))
+        for call in (delta.tool_calls if delta is not None else None) or []:
+            function = call.function
+            events.append(
+                ToolCallDelta(
+                    index=call.index,
+                    id=call.id,
+                    name=function.name if function is not None else None,
+                    arguments=(function.arguments if function is not None else None) or "",
+                )
+            )
+        if choice.finish_reason:
+            events.append(Finish(choice.finish_reason))
+    if getattr(chunk, "usage", None) is not None:
+        events.append(UsageEvent(_usage(chunk.usage)))
+    return events
+
+
+# --- the adapter ----------------------------------------------------------------------
+
+
+@register("openai")
+@register("openai_compatible")
+@register("azure_openai")
+class OpenAIAdapter(ProviderAdapter):
+    """OpenAI Chat Completions over the official SDK, for OpenAI, Azure and compatible servers."""
+
+    kind = "openai"
+    supports_thinking = True  # reasoning_effort upstream; reasoning_content from compatible servers
+
+    def __init__(self, provider: Any) -> None:
+        super().__init__(provider)
+        self._clients = clients.ClientCache()
+        self._key = ""
+
+    def _build_client(self) -> openai.AsyncOpenAI:
+        provider = self.provider
+        if provider.kind == "openai_compatible":
+            self._key = clients.api_key(provider)
+            key = self._key or clients.NO_KEY_PLACEHOLDER
+        else:
+            key = self._key = clients.required_api_key(provider)
+        common: dict[str, Any] = {
+            "api_key": key,
+            "timeout": clients.timeout(provider),
+            "max_retries": provider.max_retries,
+            "default_headers": clients.extra_headers(provider) or None,
+            "http_client": clients.http_client(provider),
+        }
+        if provider.kind == "azure_openai":
+            if not provider.base_url:
+                raise errors.ConfigurationError(
+                    f"Azure provider {provider.slug!r} needs its resource endpoint as base_url.", provider=provider.slug
+                )
+            client: openai.AsyncOpenAI = openai.AsyncAzureOpenAI(
+                azure_endpoint=provider.base_url,
+                api_version=provider.api_version or DEFAULT_AZURE_API_VERSION,
+                **common,
+            )
+        else:
+            if provider.kind == "openai_compatible" and not provider.base_url:
+                raise errors.ConfigurationError(
+                    f"OpenAI-compatible provider {provider.slug!r} has no base_url.", provider=provider.slug
+                )
+            client = openai.AsyncOpenAI(base_url=provider.base_url or OPENAI_BASE_URL, **common)
+        # The SDK fills these from OPENAI_ORG_ID / OPENAI_PROJECT_ID when not given: an operator's
+        # environment must not leak into another provider's requests, so set them explicitly.
+        client.organization = provider.organization or None
+        client.project = None
+        return client
+
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        return self._clients.get(self._build_client)
+
+    def map_error(self, exc: BaseException) -> errors.ProviderError:
+        return map_openai_error(exc, provider=self.provider.slug, secrets=[self._key])
+
+    async def complete(self, request: ChatRequest) -> ChatResult:
+        params = build_params(request, kind=self.provider.kind, stream=False)
+        try:
+            async with clients.deadline(self.provider):
+                completion = await self.client.chat.completions.create(**params)
+        except Exception as exc:
+            raise self.map_error(exc) from exc
+        if not isinstance(completion, ChatCompletion):
+            # A 200 whose body is not JSON (an HTML page from a proxy): the SDK hands back text.
+            raise errors.UpstreamUnavailableError(
+                f"Upstream provider {self.provider.slug!r} answered 200 with a body that is not a chat completion.",
+                provider=self.provider.slug,
+            )
+        body, usage = completion_body(completion, request)
+        return ChatResult(body=body, usage=usage, upstream_request_id=completion._request_id)
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        params = build_params(request, kind=self.provider.kind, stream=True)
+        upstream = None
+        try:
+            # The deadline covers opening the stream and its first chunk; then each chunk
+            # must come within the provider's timeout (a long answer is not a slow one).
+            async with clients.deadline(self.provider):
+                upstream = await self.client.chat.completions.create(**params)
+                chunks = upstream.__aiter__()
+                first = await anext(chunks, None)
+            chunk = first
+            while chunk is not None:
+                for event in chunk_events(chunk, show_thinking=request.show_thinking):
+                    yield event
+                async with clients.deadline(self.provider):
+                    chunk = await anext(chunks, None)
+        except errors.ProviderError:
+            raise
+        except Exception as exc:
+            raise self.map_error(exc) from exc
+        finally:
+            if upstream is not None:
+                await upstream.close()
+
+    async def list_models(self) -> list[UpstreamModel]:
+        try:
+            async with clients.deadline(self.provider):
+                models = [model async for model in self.client.models.list()]
+        except Exception as exc:
+            raise self.map_error(exc) from exc
+        return [upstream_model(model.model_dump()) for model in models]
+
+    async def aclose(self) -> None:
+        await self._clients.aclose()
+
+
+def upstream_model(data: dict[str, Any]) -> UpstreamModel:
+    """A listed model, with the metadata OpenRouter-like servers add (context length, prices)."""
+    pricing = data.get("pricing") or {}
+    top = data.get("top_provider") or {}
+    return UpstreamModel(
+        model_id=data["id"],
+        name=data.get("name") or "",
+        created=data.get("created"),
+        context_window=_int(data.get("context_length") or data.get("context_window") or data.get("max_model_len")),
+        max_output_tokens=_int(top.get("max_completion_tokens") or data.get("max_output_tokens")),
+        input_price_per_mtok=_per_mtok(pricing.get("prompt")),
+        output_price_per_mtok=_per_mtok(pricing.get("completion")),
+        raw=data,
+    )
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _per_mtok(per_token: Any) -> float | None:
+    """OpenRouter prices are per token, as strings; ours are per million tokens."""
+    try:
+        return round(float(per_token) * 1_000_000, 6) if per_token is not None else None
+    except (TypeError, ValueError):
+        return None
