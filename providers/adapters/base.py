@@ -57,6 +57,8 @@ class ChatRequest:
     show_thinking: bool = True
     include_usage: bool = False
     capabilities: dict[str, Any] = field(default_factory=dict)
+    #: The model's `max_output_tokens` (adapters that need a max_tokens default it from this).
+    max_output_tokens: int | None = None
 
 
 @dataclass(slots=True)
