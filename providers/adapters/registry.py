@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import sys
 from collections.abc import Callable
 
 from providers.adapters.base import ProviderAdapter
@@ -35,7 +36,8 @@ def register(kind: str) -> Callable[[type[ProviderAdapter]], type[ProviderAdapte
 
 
 def _load_builtins() -> None:
-    if not _ADAPTERS:
+    # Not "if not _ADAPTERS": importing one adapter module directly must not hide the others.
+    if not all(module in sys.modules for module in BUILTIN_MODULES):
         for module in BUILTIN_MODULES:
             importlib.import_module(module)
 
