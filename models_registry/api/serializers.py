@@ -53,6 +53,15 @@ class StrictFieldsMixin:
         return super().to_internal_value(data)  # type: ignore[misc]
 
 
+class StringOnlyField(serializers.CharField):
+    """A CharField that does not turn numbers or booleans into strings."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class ProviderSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     """A provider; `api_key` is write-only (omit or null: keep the stored key; "": remove it)."""
 
@@ -66,7 +75,7 @@ class ProviderSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         help_text='Write-only. Omit or null to keep the stored key, "" to remove it.',
     )
     extra_headers = serializers.DictField(
-        child=serializers.CharField(allow_blank=True, max_length=4096, trim_whitespace=False),
+        child=StringOnlyField(allow_blank=True, max_length=4096, trim_whitespace=False),
         required=False,
         help_text="Extra HTTP headers sent upstream: an object of header names to string values.",
     )
