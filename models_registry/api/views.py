@@ -30,6 +30,7 @@ from rest_framework.views import APIView
 from access.permissions import is_config_admin
 from models_registry.api.exceptions import ConfigErrorsMixin
 from models_registry.api.filtersets import FALSE_VALUES, TRUE_VALUES, ProviderModelFilterSet
+from models_registry.api.provider_actions import ProviderActionsMixin
 from models_registry.api.serializers import (
     GenerationDefaultsSerializer,
     PresetsSerializer,
@@ -108,7 +109,7 @@ def _flag(request: Request, name: str) -> bool:
         },
     ),
 )
-class ProviderViewSet(ConfigErrorsMixin, viewsets.ModelViewSet):
+class ProviderViewSet(ProviderActionsMixin, ConfigErrorsMixin, viewsets.ModelViewSet):
     """Providers: CRUD through `providers.services`; `api_key` is write-only."""
 
     queryset = Provider.objects.all()
