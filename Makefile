@@ -33,6 +33,10 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## bench: benchmarks (fake upstream, ours, LiteLLM side by side) -> BENCHMARKS.md; BENCH_QUICK=1 for ~2 min
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

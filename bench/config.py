@@ -1,0 +1,87 @@
+"""Benchmark settings from the environment (`make bench`, `BENCH_QUICK=1 make bench`).
+
+| variable | full | quick | meaning |
+|---|---|---|---|
+| BENCH_QUICK | 0 | 1 | the ~2-minute smoke run |
+| BENCH_SECONDS | 20 | 4 | seconds per throughput point per target, split over the rounds |
+| BENCH_ROUNDS | 3 | 2 | rounds; targets alternate within each round (order rotated) |
+| BENCH_LATENCY_SECONDS | 3 | 2 | seconds per round of the concurrency-1 latency point |
+| BENCH_OPEN_RATES | 25,50,100,200,400 | 50,200 | open-loop arrival rates (requests/s) |
+| BENCH_OPEN_SECONDS | 8 | 3 | seconds per open-loop rate per target (at least 400 requests, at most 16 s) |
+| BENCH_TTFB_REQUESTS | 600 | 150 | streamed requests per target for time to first byte, split over the rounds |
+| BENCH_MEMORY_REQUESTS | 100000 | 10000 | requests before the second RSS reading (the first is after 1,000) |
+| BENCH_WORKERS | 2 | 2 | worker processes for ours, LiteLLM and the Django floor |
+| BENCH_LITELLM | install | auto | `install` (create var/bench/litellm-venv if missing), `auto` (use if present), `0` |
+| BENCH_LITELLM_SPEC | litellm[proxy]==1.106.2 | | what `install` installs |
+| BENCH_POINTS | all | all | comma list: latency,throughput,slow,open,ttfb,buffering,registry,memory |
+| BENCH_CACHE_URL | locmem:// | | CACHE_URL of our servers (`redis://127.0.0.1:6379/8` for the shared cache) |
+| BENCH_DATABASE_URL | sqlite:///var/bench/chat.sqlite3 | | database of the chat points |
+| BENCH_REGISTRY_DATABASE_URL | sqlite:///var/bench/registry.sqlite3 | | database of the registry point |
+| BENCH_OUTPUT | BENCHMARKS.md | | the report |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from bench.servers import ROOT, VAR
+
+ALL_POINTS = ("latency", "throughput", "slow", "open", "ttfb", "buffering", "registry", "memory")
+
+
+def _env(name: str, full: str, quick: str, is_quick: bool) -> str:
+    return os.environ.get(name) or (quick if is_quick else full)
+
+
+@dataclass
+class Config:
+    quick: bool
+    seconds: float
+    rounds: int
+    latency_seconds: float
+    open_rates: list[float]
+    open_seconds: float
+    ttfb_requests: int
+    memory_requests: int
+    workers: int
+    litellm: str
+    litellm_spec: str
+    points: list[str]
+    cache_url: str
+    database_url: str
+    registry_database_url: str
+    output: str
+    env_seen: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def round_seconds(self) -> float:
+        return max(1.0, self.seconds / self.rounds)
+
+
+def load() -> Config:
+    quick = os.environ.get("BENCH_QUICK", "0") not in ("", "0", "false", "no")
+    points = _env("BENCH_POINTS", "all", "all", quick)
+    config = Config(
+        quick=quick,
+        seconds=float(_env("BENCH_SECONDS", "20", "4", quick)),
+        rounds=max(1, int(_env("BENCH_ROUNDS", "3", "2", quick))),
+        latency_seconds=float(_env("BENCH_LATENCY_SECONDS", "3", "2", quick)),
+        open_rates=[float(x) for x in _env("BENCH_OPEN_RATES", "25,50,100,200,400", "50,200", quick).split(",")],
+        open_seconds=float(_env("BENCH_OPEN_SECONDS", "8", "3", quick)),
+        ttfb_requests=int(_env("BENCH_TTFB_REQUESTS", "600", "150", quick)),
+        memory_requests=int(_env("BENCH_MEMORY_REQUESTS", "100000", "10000", quick)),
+        workers=int(_env("BENCH_WORKERS", "2", "2", quick)),
+        litellm=_env("BENCH_LITELLM", "install", "auto", quick),
+        litellm_spec=os.environ.get("BENCH_LITELLM_SPEC", "litellm[proxy]==1.106.2"),
+        points=list(ALL_POINTS) if points == "all" else [p.strip() for p in points.split(",") if p.strip()],
+        cache_url=os.environ.get("BENCH_CACHE_URL", "locmem://"),
+        database_url=os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{VAR / 'chat.sqlite3'}"),
+        registry_database_url=os.environ.get("BENCH_REGISTRY_DATABASE_URL", f"sqlite:///{VAR / 'registry.sqlite3'}"),
+        output=os.environ.get("BENCH_OUTPUT", str(ROOT / "BENCHMARKS.md")),
+    )
+    unknown = set(config.points) - set(ALL_POINTS)
+    if unknown:
+        raise SystemExit(f"BENCH_POINTS: unknown point(s) {sorted(unknown)}; choose from {', '.join(ALL_POINTS)}")
+    config.env_seen = {k: v for k, v in sorted(os.environ.items()) if k.startswith("BENCH_")}
+    return config
