@@ -20,7 +20,8 @@ def openai_provider(fake: Any, **fields: Any) -> Provider:
 
 
 def anthropic_provider(fake: Any, **fields: Any) -> Provider:
-    data = {"name": "Anthropic", "slug": "anthropic", "kind": "anthropic", "base_url": fake.url, "api_key": ANTHROPIC_KEY}
+    data = {"name": "Anthropic", "slug": "anthropic", "kind": "anthropic", "base_url": fake.url}
+    data["api_key"] = ANTHROPIC_KEY
     data.update(fields)
     return make_provider(**data)
 
