@@ -9,9 +9,10 @@ our `StreamEvent`s. Input the translation cannot express is an
 Thinking follows what the model accepts (`capabilities.thinking`): `budget`
 models get `{"type": "enabled", "budget_tokens": N}` with 1024 ≤ N < max_tokens,
 `adaptive` models get `{"type": "adaptive"}` and the effort in
-`output_config.effort`, `none` models get no thinking. Anthropic refuses
-`temperature` (other than 1), `top_k`, a `top_p` below 0.95 and a forced tool
-choice together with thinking, so those are dropped or thinking is.
+`output_config.effort`, `none` models get no thinking. Anthropic refuses a forced
+tool choice together with thinking, so thinking is left out then. Sampling
+parameters (`temperature`, `top_p`) are not sent: the current Messages API (the
+installed SDK's `messages.create`) has none.
 """
 
 from __future__ import annotations
@@ -92,14 +93,9 @@ def build_params(request: ChatRequest) -> dict[str, Any]:
         params["output_config"] = output_config
     if system:
         params["system"] = system
-    if thinking is None:
-        if request.temperature is not None:
-            # OpenAI's range is 0–2, Anthropic's 0–1.
-            params["temperature"] = min(float(request.temperature), 1.0)
-        if request.top_p is not None:
-            params["top_p"] = request.top_p
-    elif request.top_p is not None and request.top_p >= 0.95:
-        params["top_p"] = request.top_p
+    # temperature and top_p are not sent: the Messages API of anthropic 2.x (API version
+    # 2026-10-21) has no sampling parameters (the SDK's `messages.create` takes none), and
+    # generation defaults and presets set a temperature for every request.
     if request.stop:
         params["stop_sequences"] = [request.stop] if isinstance(request.stop, str) else list(request.stop)
     if tools:

@@ -13,6 +13,8 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
+from anthropic.types import message_create_params
+
 from tests.fake_upstream import behaviour as fb
 from tests.fake_upstream import wire
 
@@ -20,6 +22,9 @@ if TYPE_CHECKING:
     from tests.fake_upstream.server import FakeUpstream, RecordedRequest
 
 _ids = itertools.count(1)
+
+#: Top-level fields of Anthropic's Messages API, as the installed SDK knows them.
+ANTHROPIC_FIELDS = {*message_create_params.MessageCreateParamsBase.__annotations__, "stream"}
 
 
 class Exchange:
@@ -233,6 +238,9 @@ class Exchange:
         return None
 
     def anthropic_problem(self, body: dict[str, Any]) -> str | None:
+        unknown = sorted(set(body) - ANTHROPIC_FIELDS)
+        if unknown:
+            return f"{unknown[0]}: Extra inputs are not permitted"
         max_tokens = body.get("max_tokens")
         if not isinstance(max_tokens, int):
             return "max_tokens: Field required"
@@ -256,10 +264,6 @@ class Exchange:
         if kind == "adaptive" and types and not types.get("adaptive", {}).get("supported"):
             return "adaptive thinking is not supported on this model"
         if kind in ("enabled", "adaptive"):
-            if body.get("temperature") not in (None, 1, 1.0):
-                return "`temperature` may only be set to 1 when thinking is enabled or in adaptive mode."
-            if body.get("top_k") is not None:
-                return "`top_k` may not be set when thinking is enabled."
             if (body.get("tool_choice") or {}).get("type") in ("any", "tool"):
                 return "Thinking may not be enabled when tool_choice forces tool use."
         return None

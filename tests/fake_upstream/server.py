@@ -26,10 +26,11 @@ Default answers (no scripting needed)
 - Usage: input tokens = words in the request's messages and system, output
   tokens = words answered; `max_tokens` below the answer's length truncates it
   (finish_reason `length` / stop_reason `max_tokens`).
-- Anthropic requests are validated like Anthropic does (max_tokens required, no
-  `system` role in messages, budget_tokens >= 1024 and < max_tokens, no
-  temperature other than 1 with thinking, no forced tool with thinking, the
-  model's listed thinking type): a 400 `invalid_request_error` otherwise.
+- Anthropic requests are validated like Anthropic does (only the fields the
+  installed SDK's `MessageCreateParams` knows — so no `temperature` —,
+  max_tokens required and within the model's limit, no `system` role in
+  messages, budget_tokens >= 1024 and < max_tokens, no forced tool with
+  thinking, the model's listed thinking type): a 400 `invalid_request_error`.
 - `fake_upstream.api_key = "sk-…"` makes every request without that key (Bearer,
   `x-api-key` or `api-key`) a 401.
 - The default model lists (`openai_models`, `anthropic_models`, replace with
