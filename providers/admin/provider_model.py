@@ -114,7 +114,7 @@ class ProviderModelAdmin(ServiceErrorsMixin, admin.ModelAdmin):
         caps = obj.capabilities if isinstance(obj.capabilities, dict) else {}
         parts = [
             name if value is True else f"{name}: {json.dumps(value)}"
-            for name, value in caps.items()
+            for name, value in sorted(caps.items())
             if value not in (False, None, "none")
         ]
         text = ", ".join(parts)

@@ -352,7 +352,7 @@ def test_model_list_filters_search_and_columns(admin_client):
     url = reverse("admin:providers_providermodel_changelist")
 
     html = admin_client.get(url).content.decode()
-    assert "openai/gpt-4o" in html and "vision, tools" in html
+    assert "openai/gpt-4o" in html and "tools, vision" in html
 
     def ids(query: str) -> set[str]:
         response = admin_client.get(url + query)
