@@ -22,14 +22,14 @@ from providers.runtime import BUILTIN_DEFAULTS, GENERATION_SETTINGS
 NULL_CHARACTER_MESSAGE = "Null characters are not allowed."
 
 
-def _has_null_character(value: Any, depth: int = 0) -> bool:
+def has_null_character(value: Any, depth: int = 0) -> bool:
     # JSON columns on PostgreSQL reject \u0000; refuse it up front with a 400.
     if isinstance(value, str):
         return "\x00" in value
     if isinstance(value, Mapping):
-        return any(_has_null_character(k, depth) or _has_null_character(v, depth + 1) for k, v in value.items())
+        return any(has_null_character(k, depth) or has_null_character(v, depth + 1) for k, v in value.items())
     if isinstance(value, list | tuple):
-        return any(_has_null_character(v, depth + 1) for v in value)
+        return any(has_null_character(v, depth + 1) for v in value)
     return False
 
 
@@ -46,7 +46,7 @@ class StrictFieldsMixin:
                     errors[name] = ["Unknown field."]
                 elif field.read_only:
                     errors[name] = [getattr(self, "read_only_messages", {}).get(name, "This field is read-only.")]
-                elif _has_null_character(data[name]):
+                elif has_null_character(data[name]):
                     errors[name] = [NULL_CHARACTER_MESSAGE]
             if errors:
                 raise serializers.ValidationError(errors)

@@ -32,11 +32,13 @@ from models_registry.api.exceptions import ConfigErrorsMixin
 from models_registry.api.filtersets import FALSE_VALUES, TRUE_VALUES, ProviderModelFilterSet
 from models_registry.api.provider_actions import ProviderActionsMixin
 from models_registry.api.serializers import (
+    NULL_CHARACTER_MESSAGE,
     GenerationDefaultsSerializer,
     PresetsSerializer,
     ProviderModelSerializer,
     ProviderSerializer,
     RegistrySerializer,
+    has_null_character,
 )
 from providers import selectors, services
 from providers.models import Provider, ProviderModel
@@ -215,6 +217,9 @@ class DefaultsView(ConfigErrorsMixin, APIView):
         data = request.data
         if not isinstance(data, Mapping):
             raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object of settings."]})
+        nul = sorted(key for key, value in data.items() if has_null_character(key) or has_null_character(value))
+        if nul:
+            raise serializers.ValidationError({key: [NULL_CHARACTER_MESSAGE] for key in nul})
         keys = [snake_case(key) for key in data]
         duplicated = sorted({key for key in keys if keys.count(key) > 1})
         if duplicated:
