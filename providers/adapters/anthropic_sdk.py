@@ -94,8 +94,9 @@ class AnthropicAdapter(ProviderAdapter):
     async def complete(self, request: ChatRequest) -> ChatResult:
         params = build_params(request)
         try:
+            client = self.client  # built (key decrypted, TLS context loaded) outside the deadline
             async with clients.deadline(self.provider):
-                message = await self.client.messages.create(**params)
+                message = await client.messages.create(**params)
         except Exception as exc:
             raise self.map_error(exc) from exc
         if not isinstance(message, Message):
@@ -113,8 +114,9 @@ class AnthropicAdapter(ProviderAdapter):
         try:
             # The deadline covers opening the stream and its first event; then each event
             # must come within the provider's timeout (a long answer is not a slow one).
+            client = self.client
             async with clients.deadline(self.provider):
-                upstream = await self.client.messages.create(**params, stream=True)
+                upstream = await client.messages.create(**params, stream=True)
                 events = upstream.__aiter__()
                 event = await anext(events, None)
             while event is not None:
@@ -137,9 +139,10 @@ class AnthropicAdapter(ProviderAdapter):
 
     async def list_models(self) -> list[UpstreamModel]:
         try:
+            client = self.client
             async with clients.deadline(self.provider):
                 # The SDK's auto-pagination follows every page (has_more / last_id → after_id).
-                models = [model async for model in self.client.models.list(limit=1000)]
+                models = [model async for model in client.models.list(limit=1000)]
         except Exception as exc:
             raise self.map_error(exc) from exc
         return [upstream_model(model.model_dump(mode="json")) for model in models]

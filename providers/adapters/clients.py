@@ -23,8 +23,10 @@ import asyncio
 import contextlib
 import contextvars
 import email.utils
+import functools
 import logging
 import os
+import ssl
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -85,9 +87,16 @@ def timeout(provider: ProviderInfo) -> httpx2.Timeout:
     return httpx2.Timeout(seconds, connect=min(seconds, CONNECT_TIMEOUT))
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    # Loading the CA bundle costs ~100 ms; one context serves every client (it is thread-safe).
+    return httpx2.create_ssl_context()
+
+
 def http_client(provider: ProviderInfo) -> httpx2.AsyncClient:
     """A new pooled async client for one provider: no redirects, the provider's timeouts, the deadline hook."""
     return httpx2.AsyncClient(
+        verify=_ssl_context(),
         timeout=timeout(provider),
         follow_redirects=False,
         limits=POOL_LIMITS,

@@ -250,8 +250,9 @@ class OpenAIAdapter(ProviderAdapter):
     async def complete(self, request: ChatRequest) -> ChatResult:
         params = build_params(request, kind=self.provider.kind, stream=False)
         try:
+            client = self.client  # built (key decrypted, TLS context loaded) outside the deadline
             async with clients.deadline(self.provider):
-                completion = await self.client.chat.completions.create(**params)
+                completion = await client.chat.completions.create(**params)
         except Exception as exc:
             raise self.map_error(exc) from exc
         if not isinstance(completion, ChatCompletion):
@@ -269,8 +270,9 @@ class OpenAIAdapter(ProviderAdapter):
         try:
             # The deadline covers opening the stream and its first chunk; then each chunk
             # must come within the provider's timeout (a long answer is not a slow one).
+            client = self.client
             async with clients.deadline(self.provider):
-                upstream = await self.client.chat.completions.create(**params)
+                upstream = await client.chat.completions.create(**params)
                 chunks = upstream.__aiter__()
                 first = await anext(chunks, None)
             chunk = first
@@ -289,8 +291,9 @@ class OpenAIAdapter(ProviderAdapter):
 
     async def list_models(self) -> list[UpstreamModel]:
         try:
+            client = self.client
             async with clients.deadline(self.provider):
-                models = [model async for model in self.client.models.list()]
+                models = [model async for model in client.models.list()]
         except Exception as exc:
             raise self.map_error(exc) from exc
         return [upstream_model(model.model_dump()) for model in models]
