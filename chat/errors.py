@@ -86,12 +86,30 @@ class ErrorInfo:
         return {"error": {"message": self.message, "type": self.error_type, "param": self.param, "code": self.code}}
 
 
+class ChatError(Exception):
+    """A chat request failed; `info` says how (raised by `chat.service` for every failure)."""
+
+    def __init__(self, info: ErrorInfo) -> None:
+        super().__init__(info.message)
+        self.info = info
+
+    @property
+    def status_code(self) -> int:
+        return self.info.status_code
+
+    @property
+    def category(self) -> str:
+        return self.info.category
+
+
 def as_gateway_error(exc: BaseException) -> ErrorInfo:
     """The `ErrorInfo` of any exception raised while serving a chat request.
 
     Unknown exceptions are our bugs: logged with their traceback, answered as a
     500 whose message reveals nothing (no exception text can carry a secret out).
     """
+    if isinstance(exc, ChatError):
+        return exc.info
     if isinstance(exc, GatewayError):
         return ErrorInfo(exc.status_code, exc.category, exc.message, exc.error_type, exc.param, exc.code)
     if isinstance(exc, ProviderError):

@@ -101,6 +101,7 @@ def build_chat_request(parsed: ParsedRequest, model: ModelInfo, settings: dict[s
         show_thinking=settings.get("show_thinking_process") is not False,
         include_usage=parsed.include_usage,
         capabilities=dict(model.capabilities),
+        max_output_tokens=model.max_output_tokens,
     )
 
 

@@ -48,7 +48,8 @@ ROLES = ("system", "developer", "user", "assistant", "tool")
 MESSAGE_FIELDS = {
     "system": {"role", "content", "name"},
     "user": {"role", "content", "name"},
-    "assistant": {"role", "content", "name", "tool_calls", "refusal", "reasoning_content"},
+    # `thinking_blocks`: signed Anthropic thinking from an earlier answer, sent back with tool results.
+    "assistant": {"role", "content", "name", "tool_calls", "refusal", "reasoning_content", "thinking_blocks"},
     "tool": {"role", "content", "tool_call_id"},
 }
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
@@ -291,6 +292,10 @@ def validate_messages(messages: Any) -> list[dict[str, Any]]:
         if message.get("name") is not None:
             _expect(message["name"], str, f"{path}.name", "a string")
         _content(message, role, path)
+        if role == "assistant" and message.get("thinking_blocks") is not None:
+            blocks = _expect(message["thinking_blocks"], list, f"{path}.thinking_blocks", "an array")
+            for number, block in enumerate(blocks):
+                _expect(block, dict, f"{path}.thinking_blocks[{number}]", "a thinking block object")
         if role == "assistant" and message.get("tool_calls") is not None:
             open_calls.update(_tool_calls(message["tool_calls"], f"{path}.tool_calls"))
         if role == "tool":

@@ -6,4 +6,9 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "configsite.settings")
 
-application = get_asgi_application()
+django_application = get_asgi_application()
+
+from chat.asgi import with_gateway_fast_path  # noqa: E402  (imports models: after setup)
+
+# /v1/chat/completions skips the middleware stack (see chat/asgi.py); everything else is plain Django.
+application = with_gateway_fast_path(django_application)

@@ -1,0 +1,103 @@
+"""Who is calling `/v1/chat/completions` (SPEC §5): an API key with the `chat` scope, or a staff session.
+
+A Bearer key is what every OpenAI SDK sends: it is checked with the cached
+lookup (`access.selectors.find_key`), which on a warm cache is a dictionary or
+Redis read and no query, so it runs inline on the event loop; only a cold
+lookup goes to a thread. A staff session (the browser playground) is the slow
+path: the session is loaded asynchronously and the CSRF token is checked here,
+because the view itself is `csrf_exempt` (a Bearer request carries no cookie to
+forge). Failures answer like OpenAI: 401 `invalid_api_key`, or 403.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any, TypeVar
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth import aget_user
+from django.core.exceptions import SynchronousOnlyOperation
+from django.http import HttpRequest
+from django.middleware.csrf import CsrfViewMiddleware
+
+from access.authentication import bearer_token
+from access.selectors import KeyInfo, find_key
+from chat.errors import Forbidden, Unauthenticated
+
+T = TypeVar("T")
+SCOPE = "chat"
+MISSING_KEY = (
+    "You didn't provide an API key. You need to provide your API key in an Authorization header "
+    "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+)
+INVALID_KEY = "Incorrect API key provided: the key is malformed, unknown, revoked or expired."
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The authenticated caller, as the request log records it."""
+
+    user_id: int | None
+    api_key: KeyInfo | None = None
+
+    @property
+    def api_key_id(self) -> int | None:
+        return self.api_key.id if self.api_key else None
+
+
+async def warm_call(function: Callable[..., T], *args: Any) -> T:
+    """Call a sync function that answers from the cache when warm; when it needs the database, use a thread.
+
+    Django refuses database access on the event loop (`SynchronousOnlyOperation`)
+    before any query runs, so the inline attempt has no side effect to repeat.
+    This keeps the warm path free of thread hops (Django's own async cache methods
+    are thread hops around the sync ones).
+    """
+    try:
+        return function(*args)
+    except SynchronousOnlyOperation:
+        return await sync_to_async(function)(*args)
+
+
+async def authenticate(request: HttpRequest) -> Caller:
+    """The caller, or `Unauthenticated` (401) / `Forbidden` (403)."""
+    token = bearer_token(request.META.get("HTTP_AUTHORIZATION"))
+    if token is not None:
+        info = await warm_call(find_key, token) if token else None
+        if info is None:
+            raise Unauthenticated(INVALID_KEY)
+        if not info.has_scope(SCOPE):
+            raise Forbidden(f"This API key does not have the `{SCOPE}` scope.")
+        return Caller(user_id=info.user_id, api_key=info)
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        raise Unauthenticated(MISSING_KEY)
+    user = await _session_user(request)
+    if not user.is_authenticated:
+        raise Unauthenticated(MISSING_KEY)
+    if not (user.is_active and user.is_staff):
+        raise Forbidden("A staff session or an API key with the `chat` scope is needed.")
+    _check_csrf(request)
+    return Caller(user_id=user.pk)
+
+
+async def _session_user(request: HttpRequest) -> Any:
+    if hasattr(request, "auser"):  # the full middleware stack ran (WSGI, the test client)
+        return await request.auser()
+    engine = import_module(settings.SESSION_ENGINE)
+    request.session = engine.SessionStore(request.COOKIES.get(settings.SESSION_COOKIE_NAME))
+    return await aget_user(request)
+
+
+def _no_response(request: HttpRequest) -> None:
+    return None
+
+
+def _check_csrf(request: HttpRequest) -> None:
+    """Session callers must send the CSRF token (the playground sends X-CSRFToken)."""
+    check = CsrfViewMiddleware(_no_response)
+    check.process_request(request)
+    if check.process_view(request, None, (), {}) is not None:
+        raise Forbidden("CSRF verification failed: send the X-CSRFToken header with a session.", code="csrf_failed")

@@ -1,0 +1,211 @@
+"""Recording chat requests without slowing them: one INSERT per request, off the request's path.
+
+An `Exchange` follows one request (timing, model, usage, outcome) and, when the
+answer is complete — before the last byte of a stream goes out — hands one row
+to a single writer thread. The view never waits for the database, and the
+writer's own connection never shares a transaction with a request. `flush()`
+waits for every row handed over so far (tests, and commands before they exit).
+
+The writer is a one-thread pool: rows are written in order, one connection is
+used, and SQLite sees one writer. Like a request, each write starts with
+`close_old_connections()` so the thread's connection honours `CONN_MAX_AGE`
+and health checks. Tests that read rows must use `transaction=True` (the writer
+cannot see, and must not wait for, a test's open transaction).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import IntegrityError, close_old_connections, connections
+from django.utils import timezone
+
+from providers.adapters.base import Usage
+
+if TYPE_CHECKING:
+    from chat.errors import ErrorInfo
+    from providers.snapshot import ModelInfo
+
+logger = logging.getLogger(__name__)
+
+_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chat-request-log")
+_pending: set[Future] = set()
+_lock = threading.Lock()
+MILLION = Decimal(1_000_000)
+#: Longest error message kept in a row.
+MAX_ERROR_MESSAGE = 2000
+
+
+def cost_of(model: ModelInfo | None, usage: Usage | None) -> Decimal | None:
+    """Cost from the model's prices per million tokens; None when no price is known."""
+    if model is None or usage is None:
+        return None
+    input_price, output_price = model.input_price_per_mtok, model.output_price_per_mtok
+    if input_price is None and output_price is None:
+        return None
+    cost = Decimal(usage.prompt_tokens) * Decimal(input_price or 0) + Decimal(usage.completion_tokens) * Decimal(
+        output_price or 0
+    )
+    return cost / MILLION
+
+
+def submit(function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+    """Run `function` on the writer thread; failures are logged, never raised to a request."""
+    future = _executor.submit(_run, function, args, kwargs)
+    with _lock:
+        _pending.add(future)
+    future.add_done_callback(_forget)
+
+
+def _forget(future: Future) -> None:
+    with _lock:
+        _pending.discard(future)
+
+
+def _run(function: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+    close_old_connections()
+    try:
+        function(*args, **kwargs)
+    except Exception:
+        logger.exception("Writing the request log failed")
+
+
+def flush(timeout: float = 10.0) -> None:
+    """Wait until every row submitted so far is written (or `timeout` passes)."""
+    with _lock:
+        pending = list(_pending)
+    if pending:
+        wait(pending, timeout=timeout)
+
+
+async def aflush(timeout: float = 10.0) -> None:
+    await asyncio.to_thread(flush, timeout)
+
+
+def close_connections() -> None:
+    """Close the writer thread's database connections (test teardown, before dropping a database)."""
+    flush()
+    _executor.submit(connections.close_all).result(timeout=10)
+
+
+def _insert(values: dict[str, Any]) -> None:
+    from chat.models import RequestLog
+
+    try:
+        RequestLog.objects.create(**values)
+    except IntegrityError:
+        # The provider, model or key was deleted while the request ran: keep the row, drop the links.
+        values.update(provider_id=None, model_id=None, api_key_id=None, user_id=None)
+        RequestLog.objects.create(**values)
+
+
+class Exchange:
+    """One chat request, from arrival to its log row."""
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        api_key_id: int | None = None,
+        user_id: int | None = None,
+        started: float | None = None,
+    ) -> None:
+        self.started = started if started is not None else time.perf_counter()
+        self.created_at = timezone.now()
+        self.source = source
+        self.api_key_id = api_key_id
+        self.user_id = user_id
+        self.request_id = ""
+        self.stream = False
+        self.model: ModelInfo | None = None
+        self.model_name = ""
+        self.provider_slug = ""
+        self.first_token_at: float | None = None
+        self.finished = False
+        self.log_content = bool(getattr(settings, "LOG_CHAT_CONTENT", False))
+        self.request_content: Any = None
+
+    def asked(self, *, model_name: str | None, stream: bool, messages: Any = None) -> None:
+        self.model_name = model_name or ""
+        self.stream = stream
+        if self.log_content:
+            self.request_content = messages
+
+    def resolved(self, model: ModelInfo, request_id: str) -> None:
+        self.model = model
+        self.model_name = model.qualified_id
+        self.provider_slug = model.provider_slug
+        self.request_id = request_id
+
+    def first_token(self) -> None:
+        if self.first_token_at is None:
+            self.first_token_at = time.perf_counter()
+
+    @property
+    def ttft_ms(self) -> float | None:
+        return None if self.first_token_at is None else (self.first_token_at - self.started) * 1000
+
+    def succeed(self, *, usage: Usage | None, finish_reason: str = "", answer: str = "") -> None:
+        self._finish(status_code=200, usage=usage, finish_reason=finish_reason, answer=answer)
+
+    def fail(self, info: ErrorInfo, *, usage: Usage | None = None, answer: str = "") -> None:
+        self._finish(
+            status_code=info.status_code,
+            category=info.category,
+            message=info.message,
+            usage=usage,
+            answer=answer,
+        )
+
+    def abandon(self, *, usage: Usage | None = None, answer: str = "") -> None:
+        """The client went away before the end (499, as nginx logs it)."""
+        self._finish(status_code=499, category="client_closed", message="The client closed the connection.",
+                     usage=usage, answer=answer)  # fmt: skip
+
+    def _finish(
+        self,
+        *,
+        status_code: int,
+        usage: Usage | None,
+        category: str = "",
+        message: str = "",
+        finish_reason: str = "",
+        answer: str = "",
+    ) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        model = self.model
+        values = {
+            "created_at": self.created_at,
+            "request_id": self.request_id,
+            "source": self.source,
+            "provider_id": model.provider_id if model else None,
+            "provider_slug": self.provider_slug,
+            "model_id": model.id if model else None,
+            "model_name": self.model_name[:300],
+            "api_key_id": self.api_key_id,
+            "user_id": self.user_id,
+            "stream": self.stream,
+            "status_code": status_code,
+            "error_category": category,
+            "error_message": message[:MAX_ERROR_MESSAGE],
+            "finish_reason": finish_reason or "",
+            "latency_ms": (time.perf_counter() - self.started) * 1000,
+            "ttft_ms": self.ttft_ms,
+            "prompt_tokens": usage.prompt_tokens if usage else None,
+            "completion_tokens": usage.completion_tokens if usage else None,
+            "total_tokens": usage.total_tokens if usage else None,
+            "cost": cost_of(model, usage),
+            "request_content": self.request_content if self.log_content else None,
+            "response_content": answer if self.log_content else "",
+        }
+        submit(_insert, values)
