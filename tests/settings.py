@@ -18,3 +18,9 @@ os.environ.setdefault("CSRF_COOKIE_SECURE", "false")
 from configsite.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast user creation in tests
+
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    # A test database file (one per test process) instead of shared-cache memory: tests that use
+    # several connections at once (the default-switch race) need SQLite's busy timeout, which
+    # shared-cache memory databases do not honour ("database table is locked" at once).
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-{os.getpid()}.sqlite3")}  # noqa: F405
