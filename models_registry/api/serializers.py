@@ -146,7 +146,7 @@ class ProviderModelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     )
     provider_slug = serializers.CharField(source="provider.slug", read_only=True)
     qualified_id = serializers.CharField(read_only=True, help_text="`<provider slug>/<model_id>`.")
-    capabilities = CapabilitiesField(required=False)
+    capabilities = CapabilitiesField(required=False, allow_null=True, help_text="null is stored as {}.")
 
     class Meta:
         model = ProviderModel

@@ -98,6 +98,12 @@ def test_a_model_of_a_disabled_provider_cannot_become_default(api):
 
 def test_set_default_of_an_unknown_id_is_a_404(api):
     assert api.post(f"{detail(987654)}set-default/").status_code == 404
+    assert api.post(f"{detail(10**20)}set-default/").status_code == 404
+
+
+def test_null_capabilities_are_an_empty_object(api, openai):
+    response = api.post(URL, {"provider": openai.pk, "model_id": "m", "capabilities": None}, format="json")
+    assert response.status_code == 201 and response.json()["capabilities"] == {}
 
 
 def test_a_read_key_cannot_set_the_default(reader, openai):

@@ -223,3 +223,5 @@ def test_unknown_ids_are_404s(api):
     assert api.get(detail(424242)).status_code == 404
     assert api.patch(detail(424242), {"name": "x"}, format="json").status_code == 404
     assert api.get(f"{URL}not-a-number/").status_code == 404
+    assert api.get(f"{URL}{10**20}/").status_code == 404
+    assert api.delete(f"{URL}{10**20}/").status_code == 404
