@@ -28,8 +28,9 @@ import logging
 import os
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import httpx2
 
@@ -38,6 +39,8 @@ from providers.adapters import errors
 from providers.snapshot import ProviderInfo
 
 logger = logging.getLogger(__name__)
+
+SDKClient = TypeVar("SDKClient")
 
 #: Connections kept per provider client (the SDKs' defaults are 1000/100; a gateway needs fewer).
 POOL_LIMITS = httpx2.Limits(max_connections=200, max_keepalive_connections=40, keepalive_expiry=30)
@@ -198,9 +201,10 @@ class ClientCache:
     """
 
     def __init__(self) -> None:
-        self._clients: dict[int, tuple[asyncio.AbstractEventLoop, object]] = {}
+        self._clients: dict[int, tuple[asyncio.AbstractEventLoop, Any]] = {}
 
-    def get(self, build):  # noqa: ANN001, ANN201  (an SDK client factory and its client)
+    def get(self, build: Callable[[], SDKClient]) -> SDKClient:
+        """The running loop's client, built by `build()` on first use in that loop."""
         loop = asyncio.get_running_loop()
         entry = self._clients.get(id(loop))
         if entry is not None and entry[0] is loop:

@@ -117,7 +117,7 @@ def completion_body(completion: ChatCompletion, request: ChatRequest) -> tuple[d
     for choice in completion.choices:
         message = choice.message
         out: dict[str, Any] = {"role": "assistant", "content": message.content}
-        reasoning = (message.model_extra or {}).get("reasoning_content")
+        reasoning = _reasoning(message)
         if reasoning and request.show_thinking:
             out["reasoning_content"] = reasoning
         if message.tool_calls:
@@ -158,6 +158,13 @@ def _usage(usage: Any) -> Usage:
     )
 
 
+def _reasoning(message: Any) -> str | None:
+    """Reasoning text of compatible servers: `reasoning_content` (DeepSeek, vLLM) or `reasoning` (OpenRouter)."""
+    extra = message.model_extra or {}
+    value = extra.get("reasoning_content") or extra.get("reasoning")
+    return value if isinstance(value, str) else None
+
+
 def chunk_events(chunk: Any, *, show_thinking: bool) -> list[StreamEvent]:
     """Our events for one `chat.completion.chunk`."""
     events: list[StreamEvent] = []
@@ -165,7 +172,7 @@ def chunk_events(chunk: Any, *, show_thinking: bool) -> list[StreamEvent]:
         if choice.index:
             continue  # n > 1 is not offered: one choice per answer
         delta = choice.delta
-        reasoning = (delta.model_extra or {}).get("reasoning_content") if delta is not None else None
+        reasoning = _reasoning(delta) if delta is not None else None
         if reasoning and show_thinking:
             events.append(ReasoningDelta(reasoning))
         if delta is not None and delta.content:

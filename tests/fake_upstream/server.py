@@ -44,7 +44,9 @@ Scripting (see behaviour.py)
 - `set_behaviour(model_id, b)`: every generation request for that model gets `b`.
 - Behaviours: answers with text / tool calls / thinking / usage / finish_reason,
   errors with each vendor's body (`error(429, retry_after=3600)`,
-  `context_length_error()`, `overloaded()`), `slow(delay)`, `hang()`,
+  `context_length_error()`, `overloaded()`; retryable errors without an explicit
+  `retry_after`/`retry_after_ms` carry `retry-after-ms: 1`, so the SDKs retry at
+  once and `max_retries` can be counted in hits without slow back-off), `slow(delay)`, `hang()`,
   `cut(after=N)` (stream cut after N frames; `stream_error=True` sends the
   vendor's in-stream error event instead), `raw(body)` (HTML or truncated JSON
   with a 200), `redirect()` (307 to `other_url`, i.e. `localhost` instead of

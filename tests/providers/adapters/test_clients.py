@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import time
 
 import pytest
@@ -192,3 +194,21 @@ def test_adapter_from_the_snapshot_and_rebuilt_when_the_provider_changes(fake_up
     second = call()
     assert second is not first
     assert fake_upstream.last_request.headers["authorization"] == "Bearer sk-rotated-0123456789"
+
+
+def test_a_replaced_adapter_has_its_connection_pool_closed(fake_upstream):
+    before = provider_info(kind="openai", base_url=fake_upstream.url + "/v1", id=990_001)
+    after = dataclasses.replace(before, updated_at="2026-02-02T00:00:00+00:00")
+
+    async def scenario():
+        old = registry.get_adapter(before)
+        await old.complete(ask("gpt-4o"))
+        client = old.client
+        new = registry.get_adapter(after)
+        await asyncio.sleep(0.05)  # the close runs as a task on this loop
+        return new is not old, client.is_closed(), new.client.is_closed()
+
+    try:
+        assert run(scenario()) == (True, True, False)
+    finally:
+        registry._INSTANCES.pop(before.id, None)
