@@ -36,8 +36,10 @@ async def authorize_read(request: HttpRequest) -> None:
         return
     if settings.PUBLIC_REGISTRY:
         return
-    user = await request.auser()
-    if not user.is_authenticated:
+    # `auser` comes from AuthenticationMiddleware; a middleware-free route has no session user.
+    auser = getattr(request, "auser", None)
+    user = await auser() if auser is not None else None
+    if user is None or not user.is_authenticated:
         raise Unauthenticated(
             "You didn't provide an API key. Send it as `Authorization: Bearer <key>` (the OpenAI SDKs do)."
         )

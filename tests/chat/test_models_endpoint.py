@@ -38,6 +38,22 @@ def test_the_openai_sdk_lists_models(live_server, catalog):
     assert mini.created == int(catalog["mini"].created_at.timestamp())
 
 
+def test_the_async_sdk_lists_models_under_uvicorn(gateway, catalog):
+    """The same view under the ASGI server (`gateway`: configsite.asgi under uvicorn, see tests/chat/conftest.py)."""
+    import asyncio
+
+    _, key = make_api_key(scopes=("read",))
+
+    async def listing() -> list[str]:
+        client = openai.AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key=key, max_retries=0, timeout=10)
+        try:
+            return [m.id async for m in client.models.list()]
+        finally:
+            await client.close()
+
+    assert asyncio.run(listing()) == ["echo/echo-1", "openai/gpt-4o-mini", "openai/gpt-4o"]
+
+
 def test_the_openai_sdk_retrieves_a_model(live_server, catalog):
     _, key = make_api_key(scopes=("read",))
     client = sdk(live_server, key)
