@@ -118,6 +118,26 @@ class ProviderModelInlineForm(forms.ModelForm):
         fields = ["name", "model_id", "alias", "is_enabled", "sort_order"]
 
 
+class ProviderModelInlineFormSet(forms.BaseInlineFormSet):
+    """The models of one provider page; aliases must differ between rows as well as from stored ones.
+
+    (The formset checks unconditional unique constraints itself; the alias one is conditional.)
+    """
+
+    def clean(self) -> None:
+        super().clean()
+        seen: dict[str, int] = {}
+        for index, form in enumerate(self.forms):
+            if not hasattr(form, "cleaned_data") or self._should_delete_form(form):
+                continue
+            alias = form.cleaned_data.get("alias")
+            if not alias:
+                continue
+            if alias in seen:
+                form.add_error("alias", f"Row {seen[alias] + 1} already uses the alias {alias!r}.")
+            seen.setdefault(alias, index)
+
+
 class ProviderModelAdminForm(forms.ModelForm):
     """The full model form; capabilities accept a list of names (converted to an object)."""
 

@@ -18,7 +18,7 @@ from django.utils.safestring import mark_safe
 from providers import services
 from providers.admin.common import ObjectTool, ServiceErrorsMixin, adopt, default_marker_html, default_model_subtitle
 from providers.fields import EncryptedSecret
-from providers.forms import ProviderAdminForm, ProviderModelInlineForm
+from providers.forms import ProviderAdminForm, ProviderModelInlineForm, ProviderModelInlineFormSet
 from providers.models import InactiveReason, Provider, ProviderModel
 
 
@@ -54,6 +54,7 @@ class ActiveFilter(admin.SimpleListFilter):
 class ProviderModelInline(admin.TabularInline):
     model = ProviderModel
     form = ProviderModelInlineForm  # saved by ProviderAdmin.save_formset, through the services
+    formset = ProviderModelInlineFormSet
     fields = ["name", "model_id", "alias", "is_enabled", "sort_order", "default_marker"]
     readonly_fields = ["default_marker"]
     extra = 1

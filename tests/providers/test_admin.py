@@ -129,6 +129,20 @@ def test_invalid_inline_row_writes_nothing(admin_client):
     assert list(ProviderModel.objects.values_list("pk", flat=True)) == [taken.pk]
 
 
+def test_two_inline_rows_with_one_alias_are_refused(admin_client):
+    data = {
+        **PROVIDER_FORM,
+        **inline_management(2),
+        **inline_row(0, model_id="first", alias="same"),
+        **inline_row(1, model_id="second", alias="same"),
+    }
+    response = admin_client.post(reverse("admin:providers_provider_add"), data)
+
+    assert response.status_code == 200
+    assert "Row 1 already uses the alias &#x27;same&#x27;." in response.content.decode()
+    assert not Provider.objects.exists()
+
+
 def test_bad_slug_and_headers_are_named_and_nothing_is_written(admin_client):
     data = {**PROVIDER_FORM, "slug": "Not A Slug", "extra_headers": '{"X-Team": 5}', **inline_management(0)}
     response = admin_client.post(reverse("admin:providers_provider_add"), data)
