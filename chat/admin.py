@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
+from chat.admin_summary import RequestLogSummaryMixin
 from chat.models import RequestLog
 
 
@@ -24,7 +25,7 @@ class ErrorFilter(admin.SimpleListFilter):
 
 
 @admin.register(RequestLog)
-class RequestLogAdmin(admin.ModelAdmin):
+class RequestLogAdmin(RequestLogSummaryMixin, admin.ModelAdmin):
     list_display = (
         "created_at",
         "model_name",

@@ -5,8 +5,8 @@ Why these exist:
   ASGI stack (pytest-django's `live_server` is WSGI). uvicorn serves
   `configsite.asgi.application` from a thread, once per session. Tests that use it
   are `django_db(transaction=True)`, so what a test writes is committed and seen by
-  the server thread (SQLite's in-memory test database is shared-cache, so every
-  thread of the process sees the same database; PostgreSQL just works).
+  the server's threads (tests/settings.py puts SQLite's test database in a file, so
+  every connection of the process sees the same database; PostgreSQL just works).
 - `page`: Playwright's sync API keeps an asyncio loop running on the test's thread,
   which makes Django refuse ORM calls there. So Playwright starts *after* the test's
   database fixtures and stops before they are torn down, and database work in the
@@ -32,6 +32,8 @@ import pytest
 import uvicorn
 from django.conf import settings
 from django.db import connections
+
+from chat import request_log
 
 T = TypeVar("T")
 
@@ -108,6 +110,7 @@ def asgi_live_server(django_db_setup: None, django_db_blocker: Any) -> Iterator[
     server.start()
     yield server
     server.stop()
+    request_log.close_connections()
 
 
 def orm(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -155,6 +158,7 @@ class Browser:
     context: Any
     base_url: str
     console: ConsoleLog
+    runner: Any = None
 
     def goto(self, path: str) -> Any:
         return self.page.goto(self.base_url + path)
@@ -180,26 +184,79 @@ class Browser:
         assert not errors, "JavaScript errors in the browser:\n" + "\n".join(errors)
 
 
-@pytest.fixture
-def browser(chromium_path: str, asgi_live_server: AsgiLiveServer) -> Iterator[Browser]:
-    """A fresh Chromium (own profile, desktop viewport) for one test; JS errors fail the test.
+class PlaywrightThread:
+    """Playwright's sync API, one browser for the session, all on one worker thread.
 
-    Request it after the fixtures that write to the database: Playwright starts here.
+    The sync API keeps an asyncio loop running on the thread that uses it, and Django
+    refuses ORM calls on a thread with a running loop. Keeping Playwright on its own
+    thread leaves the main thread free for pytest-django's fixtures (flushes between
+    tests), so Chromium starts once per session instead of once per test (~3 s each).
+    Browser tests' bodies run on this thread too (`pytest_pyfunc_call` below).
     """
-    from playwright.sync_api import sync_playwright
 
+    def __init__(self, chromium_path: str) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="playwright")
+        self.playwright: Any = None
+        self.chromium: Any = None
+        self.run(self._start, chromium_path)
+
+    def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return self.pool.submit(fn, *args, **kwargs).result()
+
+    def _start(self, chromium_path: str) -> None:
+        from playwright.sync_api import sync_playwright
+
+        self.playwright = sync_playwright().start()
+        self.chromium = self.playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+
+    def _stop(self) -> None:
+        self.chromium.close()
+        self.playwright.stop()
+
+    def stop(self) -> None:
+        try:
+            self.run(self._stop)
+        finally:
+            self.pool.shutdown()
+
+
+@pytest.fixture(scope="session")
+def playwright_thread(chromium_path: str) -> Iterator[PlaywrightThread]:
+    runner = PlaywrightThread(chromium_path)
+    yield runner
+    runner.stop()
+
+
+@pytest.fixture
+def browser(playwright_thread: PlaywrightThread, asgi_live_server: AsgiLiveServer) -> Iterator[Browser]:
+    """A fresh browser context (own cookies and storage, desktop viewport) for one test.
+
+    The test body runs on the Playwright thread; JavaScript errors fail the test.
+    """
     console = ConsoleLog()
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
-        context = chromium.new_context(viewport=DESKTOP, locale="en-US")
+
+    def open_page() -> Browser:
+        context = playwright_thread.chromium.new_context(viewport=DESKTOP, locale="en-US")
         context.set_default_timeout(10_000)
         page = context.new_page()
         page.on("console", lambda msg: console.messages.append((msg.type, msg.text, msg.location.get("url", ""))))
         page.on("pageerror", lambda exc: console.page_errors.append(str(exc)))
-        helper = Browser(page=page, context=context, base_url=asgi_live_server.url, console=console)
-        try:
-            yield helper
-        finally:
-            context.close()
-            chromium.close()
+        return Browser(page=page, context=context, base_url=asgi_live_server.url, console=console)
+
+    helper = playwright_thread.run(open_page)
+    helper.runner = playwright_thread
+    yield helper
+    playwright_thread.run(helper.context.close)
+    request_log.flush()  # rows the test caused are written before its database is flushed
     helper.assert_no_js_errors()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run the body of a test that uses `browser` on the Playwright thread (see PlaywrightThread)."""
+    helper = pyfuncitem.funcargs.get("browser")
+    if not isinstance(helper, Browser):
+        return None
+    args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    helper.runner.run(pyfuncitem.obj, **args)
+    return True

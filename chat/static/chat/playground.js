@@ -10,10 +10,6 @@
   "use strict";
 
   var STORAGE_KEY = "modeldesk.playground.v1";
-  var UPSTREAM_CATEGORIES = {
-    invalid_request: 1, authentication: 1, permission: 1, not_found: 1, rate_limit: 1,
-    timeout: 1, context_length: 1, upstream_unavailable: 1, connection: 1
-  };
 
   var endpoints = JSON.parse(document.getElementById("playground-endpoints").textContent);
   var csrfToken = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
@@ -123,8 +119,7 @@
     if (model.alias) label += " (" + model.alias + ")";
     var caps = capabilityNames(model.capabilities);
     if (caps.length) label += " · " + caps.join(", ");
-    if (model.is_default) label += " · default";
-    return label;
+    return model.is_default ? "★ " + label : label;
   }
 
   function fillModels(registry) {
@@ -332,30 +327,47 @@
 
   // --- errors in plain words -----------------------------------------------------------------
 
+  // Upstream failures arrive with OpenAI's error `type` of their category (SPEC §6); what the
+  // gateway refuses itself is an `invalid_request_error` (or `permission_error`) with its own code.
   function friendlyError(status, error, provider, modelName, retryAfter) {
     var who = provider || "The provider";
+    var type = (error && error.type) || "";
     var code = (error && error.code) || "";
     var message = (error && error.message) || "";
-    var titles = {
-      authentication: who + " rejected the configured API key.",
-      permission: who + " does not let the configured API key use this model.",
-      not_found: who + " does not know the model " + modelName + ".",
-      rate_limit: who + " is rate limiting requests." + (retryAfter ? " Try again in " + retryAfter + " s." : " Try again shortly."),
-      timeout: who + " did not answer in time.",
-      context_length: "The conversation is too long for this model. Start a new chat or shorten it.",
-      upstream_unavailable: who + " is failing or overloaded right now. Try again shortly.",
-      connection: "Could not reach " + who + ". Check its base URL in the admin.",
-      invalid_request: who + " rejected the request."
-    };
-    if (UPSTREAM_CATEGORIES[code]) return {title: titles[code], detail: message};
-    if (status === 401 || code === "invalid_api_key") {
-      return {title: "Your session has ended. Reload the page and log in again.", detail: message};
+    var upstream = /^(Upstream provider|The upstream provider)/.test(message);
+    var title;
+    if (type === "authentication_error") {
+      title = who + " rejected the configured API key.";
+    } else if (type === "permission_error" && code !== "insufficient_permissions") {
+      title = who + " does not let the configured API key use this model.";
+    } else if (type === "not_found_error") {
+      title = who + " does not know the model " + modelName + ".";
+    } else if (type === "rate_limit_error") {
+      title = who + " is rate limiting requests." + (retryAfter ? " Try again in " + retryAfter + " s." : " Try again shortly.");
+    } else if (type === "timeout_error") {
+      title = who + " did not answer in time.";
+    } else if (type === "api_connection_error") {
+      title = "Could not reach " + who + ". Check its base URL in the admin.";
+    } else if (code === "context_length_exceeded" || (type === "invalid_request_error" && /context/i.test(message) && upstream)) {
+      title = "The conversation is too long for this model. Start a new chat or shorten it.";
+    } else if (type === "invalid_request_error" && upstream) {
+      title = who + " rejected the request.";
+    } else if (type === "api_error" && status !== 500) {
+      title = who + " is failing or overloaded right now. Try again shortly.";
+    } else if (status === 401) {
+      title = "Your session has ended. Reload the page and log in again.";
+    } else if (status === 403) {
+      title = "You are not allowed to chat through the gateway.";
+    } else if (code === "model_not_found") {
+      title = "The gateway does not serve this model any more. Reload the page.";
+    } else if (status === 0) {
+      title = "The gateway could not be reached. Check your connection.";
+    } else if (status >= 500) {
+      title = "The gateway failed (HTTP " + status + ").";
+    } else {
+      title = "The gateway refused the request.";
     }
-    if (status === 403) return {title: "You are not allowed to chat through the gateway.", detail: message};
-    if (code === "model_not_found") return {title: "The gateway does not serve this model any more. Reload the page.", detail: message};
-    if (status === 0) return {title: "The gateway could not be reached. Check your connection.", detail: message};
-    if (status >= 500) return {title: "The gateway failed (HTTP " + status + ").", detail: message};
-    return {title: "The gateway refused the request.", detail: message};
+    return {title: title, detail: message};
   }
 
   // --- sending and streaming -----------------------------------------------------------------
@@ -478,7 +490,7 @@
       renderMeta(item, view);
       running = null;
       setBusy(false);
-      setStatus(item.error ? item.error.title : item.stopped ? "Stopped." : "Done.");
+      setStatus(item.error ? "The answer failed." : item.stopped ? "Stopped." : "Done.");
       saveState();
       scrollToEnd();
     });
