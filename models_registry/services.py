@@ -15,6 +15,7 @@ from django.apps import apps
 from django.db import transaction
 
 from models_registry import catalog
+from models_registry.bulk import bulk_update_rows
 from models_registry.upstream import error_text, provider_info, with_adapter
 from providers import crypto
 from providers import services as provider_services
@@ -72,7 +73,7 @@ def models_fill_capabilities(*, provider: Provider | None = None) -> int:
     changed = [m for m in models if catalog.fill_from_catalog(m, found[m.model_id])]
     if changed:
         fields = ["capabilities", "capabilities_source", "context_window", "max_output_tokens"]
-        ProviderModel.objects.bulk_update(changed, fields, batch_size=500)
+        bulk_update_rows(changed, fields)
         invalidate()
         transaction.on_commit(invalidate)
     return len(changed)

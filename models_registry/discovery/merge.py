@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from models_registry import catalog
+from models_registry.bulk import bulk_update_rows
 from models_registry.discovery.listing import ListedModel
 from models_registry.discovery.validation import Verdict
 from providers.models import CapabilitySource, ModelStatus, ProviderModel
@@ -165,7 +166,7 @@ def _write(new_rows: list[ProviderModel], changed_rows: list[ProviderModel], now
     for model in changed_rows:
         model.updated_at = now
     if changed_rows:
-        ProviderModel.objects.bulk_update(changed_rows, [*MERGED_FIELDS, "updated_at"], batch_size=BATCH_SIZE)
+        bulk_update_rows(changed_rows, [*MERGED_FIELDS, "updated_at"])
     if new_rows:
         ProviderModel.objects.bulk_create(new_rows, batch_size=BATCH_SIZE)
     if new_rows or changed_rows:

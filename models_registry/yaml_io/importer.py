@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from models_registry import catalog
+from models_registry.bulk import bulk_update_rows
 from models_registry.well_known import WELL_KNOWN, infer_kind
 from models_registry.yaml_io.loader import load_yaml
 from models_registry.yaml_io.schema import DocumentErrors, ModelSpec, ProvidersDocument, parse_document
@@ -290,9 +291,7 @@ def _apply(plan: _Plan) -> None:
     if plan.changed_models:
         for model in plan.changed_models:
             model.updated_at = now
-        ProviderModel.objects.bulk_update(
-            plan.changed_models, sorted(plan.changed_fields | {"updated_at"}), batch_size=BATCH_SIZE
-        )
+        bulk_update_rows(plan.changed_models, sorted(plan.changed_fields | {"updated_at"}))
     if plan.new_models:
         ProviderModel.objects.bulk_create([m for _, m in plan.new_models], batch_size=BATCH_SIZE)
     if plan.default_target:
