@@ -90,7 +90,8 @@ def changelist_post(url: str, action: str, ids: list[int]) -> dict:
 # --- providers -----------------------------------------------------------------------------------
 
 
-def test_add_provider_with_two_models_inline(admin_client):
+def test_add_provider_with_two_models_inline(admin_client, caplog):
+    caplog.set_level(logging.DEBUG)
     data = {
         **PROVIDER_FORM,
         "api_key": SECRET,
@@ -111,6 +112,7 @@ def test_add_provider_with_two_models_inline(admin_client):
     assert provider.api_key.reveal() == SECRET
     assert SECRET not in raw_key_column(provider.pk)
     assert raw_key_column(provider.pk).startswith("fernet:")
+    assert SECRET not in caplog.text
 
 
 def test_invalid_inline_row_writes_nothing(admin_client):

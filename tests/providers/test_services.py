@@ -6,6 +6,8 @@ import logging
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from providers import services
 from providers.exceptions import AmbiguousModel, InvalidModel, ProviderHasModels
@@ -111,6 +113,23 @@ def test_disabling_the_default_models_provider_drops_the_default(warnings):
     services.provider_update(provider=provider, is_enabled=False)
     assert not ProviderModel.objects.filter(is_default=True).exists()
     assert "no default model now" in warnings.text
+
+
+def test_no_log_record_query_or_error_contains_the_key(caplog):
+    secret = "sk-never-logged-0123456789-QRST"
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="django.db.backends")
+    with CaptureQueriesContext(connection):  # logs every SQL statement with its parameters
+        provider = services.provider_create(name="Logged", slug="logged", api_key=secret)
+        make_model(provider, is_default=True)
+        with pytest.raises(ValidationError) as exc_info:
+            services.provider_create(name="Logged", slug="logged", api_key=secret)
+        services.provider_update(provider=provider, api_key=secret + "-2", is_enabled=False)
+        services.provider_delete(provider=provider, force=True)
+
+    assert "INSERT INTO" in caplog.text  # the statements were logged...
+    assert secret not in caplog.text  # ...with ciphertext only
+    assert secret not in str(exc_info.value.message_dict)
 
 
 # --- models --------------------------------------------------------------------------------------
