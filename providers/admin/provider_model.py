@@ -159,6 +159,14 @@ class ProviderModelAdmin(ServiceErrorsMixin, admin.ModelAdmin):
             self.message_user(request, f"Not set as default: {error_text(exc)}", messages.ERROR)
             return
         self.message_user(request, f"Default model set: {model.qualified_id}.", messages.SUCCESS)
+        reason = model.provider.inactive_reason
+        if reason is not None:
+            self.message_user(
+                request,
+                f"Provider {model.provider.slug} is inactive ({reason}): "
+                "clients see no default model until it is active.",
+                messages.WARNING,
+            )
 
     @admin.action(description="Enable selected models")
     def enable_models(self, request: HttpRequest, queryset: QuerySet) -> None:

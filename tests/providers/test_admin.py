@@ -272,6 +272,32 @@ def test_logo_preview_is_escaped(admin_client):
     assert "&quot;onerror=&quot;alert(1)" in html
 
 
+def test_subclasses_add_buttons_to_the_provider_page(rf, admin_user):
+    from django.contrib import admin
+
+    from providers.admin import ObjectTool, ProviderAdmin
+
+    class ExtendedAdmin(ProviderAdmin):
+        actions = [*ProviderAdmin.actions, "noop"]
+
+        @admin.action(description="Do nothing")
+        def noop(self, request, queryset):
+            return None
+
+        def get_object_tools(self, request, obj):
+            return [*super().get_object_tools(request, obj), ObjectTool("Test connection", f"/tools/{obj.pk}/test/")]
+
+    provider = make_provider()
+    request = rf.get("/")
+    request.user = admin_user
+    extended = ExtendedAdmin(Provider, admin.site)
+    html = extended.change_view(request, str(provider.pk)).render().content.decode()
+    assert f'action="/tools/{provider.pk}/test/"' in html
+    assert "Test connection</button>" in html
+    assert 'name="csrfmiddlewaretoken"' in html
+    assert {"enable_providers", "disable_providers", "noop"} <= set(extended.get_actions(request))
+
+
 def test_delete_provider_through_the_admin(admin_client):
     provider = make_provider()
     make_model(provider, is_default=True)
@@ -297,6 +323,14 @@ def test_set_default_through_the_action(admin_client):
     assert html.count("★ default") == 1
     first.refresh_from_db()
     assert not first.is_default
+
+
+def test_set_default_on_an_inactive_provider_warns(admin_client):
+    model = make_model(make_provider(slug="keyless", api_key=""))
+    url = reverse("admin:providers_providermodel_changelist")
+    response = admin_client.post(url, changelist_post(url, "set_as_default", [model.pk]), follow=True)
+    assert "Provider keyless is inactive (no API key): clients see no default model" in response.content.decode()
+    assert ProviderModel.objects.get(is_default=True) == model
 
 
 def test_set_default_needs_exactly_one_model(admin_client):
