@@ -175,7 +175,7 @@ def seed_demo(*, force: bool = False) -> SeedReport:
     existing = Provider.objects.count()
     if existing and not force:
         report.skipped = (
-            f"the configuration already has {existing} provider(s); use --force to add the missing demo providers"
+            f"the configuration already has {existing} provider(s) (--force adds the missing demo providers)"
         )
         return report
     taken_slugs = set(Provider.objects.values_list("slug", flat=True))

@@ -60,7 +60,7 @@ def test_seed_demo_twice_changes_nothing():
 
     out = run("seed_demo")
 
-    assert "Demo data not added: the configuration already has 4 provider(s)" in out
+    assert "Demo data skipped: the configuration already has 4 provider(s)" in out
     assert rows() == before
 
 
@@ -87,7 +87,7 @@ def test_seed_demo_never_overwrites_an_operators_edits():
 
 def test_seed_demo_leaves_an_existing_configuration_alone():
     make_provider(slug="openai", name="My OpenAI")
-    assert "use --force" in run("seed_demo")
+    assert "--force adds the missing demo providers" in run("seed_demo")
     assert Provider.objects.count() == 1
 
     run("seed_demo", "--force")

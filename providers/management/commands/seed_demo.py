@@ -33,7 +33,7 @@ class Command(BaseCommand):
         for note in report.notes:
             self.stderr.write(f"Note: {note}")
         if report.skipped:
-            self.stdout.write(f"Demo data not added: {report.skipped}.")
+            self.stdout.write(f"Demo data skipped: {report.skipped}.")
             return
         if not report.providers:
             self.stdout.write("Demo data already present: nothing added.")
