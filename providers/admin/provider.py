@@ -86,7 +86,7 @@ class ProviderAdmin(ServiceErrorsMixin, admin.ModelAdmin):
     list_display_links = ["name"]
     list_filter = ["kind", "is_enabled", ActiveFilter]
     search_fields = ["name", "slug", "base_url"]
-    readonly_fields = ["logo_preview", "key_status", "status", "created_at", "updated_at"]
+    readonly_fields = ["logo_preview", "current_key", "status", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "kind", "is_enabled", "status"]}),
         (
@@ -94,7 +94,7 @@ class ProviderAdmin(ServiceErrorsMixin, admin.ModelAdmin):
             {
                 "fields": [
                     "base_url",
-                    "key_status",
+                    "current_key",
                     "api_key",
                     "clear_api_key",
                     "organization",
@@ -162,6 +162,10 @@ class ProviderAdmin(ServiceErrorsMixin, admin.ModelAdmin):
                 hint = obj.api_key_hint
                 parts.append(f"has key · …{hint}" if hint else "has key")
         return " — ".join(parts) or "no key"
+
+    @admin.display(description="current key")
+    def current_key(self, obj: Provider) -> str:
+        return self.key_status(obj)
 
     @admin.display(description="models")
     def model_counts(self, obj: Provider) -> str:
