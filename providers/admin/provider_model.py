@@ -14,6 +14,7 @@ from django.utils.html import format_html
 
 from providers import services
 from providers.admin.common import ServiceErrorsMixin, adopt, default_marker_html, default_model_subtitle, error_text
+from providers.admin.set_default import SetDefaultButtonMixin
 from providers.exceptions import ConfigError
 from providers.forms import ProviderModelAdminForm
 from providers.models import ProviderModel
@@ -33,7 +34,7 @@ class DefaultFilter(admin.SimpleListFilter):
 
 
 @admin.register(ProviderModel)
-class ProviderModelAdmin(ServiceErrorsMixin, admin.ModelAdmin):
+class ProviderModelAdmin(SetDefaultButtonMixin, ServiceErrorsMixin, admin.ModelAdmin):
     form = ProviderModelAdminForm
     list_display = [
         "qualified_id",

@@ -1,0 +1,103 @@
+"""The admin in headless Chromium: dashboard, a provider with models inline, its buttons, the default."""
+
+from __future__ import annotations
+
+import pytest
+
+from providers.models import Provider, ProviderModel
+from tests import factories
+from tests.browser.conftest import PASSWORD, PHONE, orm
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def operator():
+    return factories.make_user("operator", staff=True, password=PASSWORD)
+
+
+def message_texts(page) -> list[str]:
+    return page.locator("ul.messagelist li").all_inner_texts()
+
+
+@pytest.fixture
+def providers(operator):
+    echo = factories.make_provider(name="Echo", slug="echo", kind="echo", api_key="")
+    factories.make_model(echo, model_id="echo-1", name="Echo One", is_default=True)
+    factories.make_provider(name="Anthropic", slug="anthropic", kind="anthropic", api_key="", is_enabled=False)
+
+
+def test_dashboard_on_the_admin_index(providers, browser):
+    page = browser.page
+    browser.login("operator")
+    block = page.locator(".md-dashboard")
+    assert block.get_by_role("heading", name="ModelDesk status").is_visible()
+    providers_card = block.locator(".md-card").nth(0).inner_text()
+    assert "1 active" in providers_card and "1 inactive" in providers_card
+    assert "Echo One" in block.locator(".md-card").nth(1).inner_text()
+    assert block.get_by_role("row", name="Anthropic").get_by_text("Inactive: disabled").is_visible()
+    browser.screenshot("admin-dashboard-desktop")
+    browser.resize(PHONE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"] + 1
+    browser.screenshot("admin-dashboard-360")
+    block.get_by_role("link", name="Open the chat playground").click()
+    page.wait_for_url(browser.base_url + "/chat/")
+    browser.assert_no_js_errors()
+
+
+def test_provider_with_models_inline_tools_default_and_playground(operator, fake_upstream, browser):
+    page = browser.page
+    browser.login("operator")
+
+    # Add a provider and two models inline.
+    browser.goto("/admin/providers/provider/add/")
+    page.locator("#id_name").fill("Fake OpenAI")
+    page.locator("#id_slug").fill("fake-openai")
+    page.locator("#id_kind").select_option("openai")
+    page.locator("#id_base_url").fill(fake_upstream.url + "/v1")
+    page.locator("#id_api_key").fill("sk-browser-test-0001")
+    page.locator("#id_max_retries").fill("0")
+    page.locator("input[name='models-0-name']").fill("GPT-4o mini")
+    page.locator("input[name='models-0-model_id']").fill("gpt-4o-mini")
+    page.get_by_text("Add another Model").click()
+    page.locator("input[name='models-1-name']").fill("GPT-4o")
+    page.locator("input[name='models-1-model_id']").fill("gpt-4o")
+    page.get_by_role("button", name="Save and continue editing").click()
+    page.wait_for_selector("ul.messagelist")
+    assert any("was added successfully" in text for text in message_texts(page)), message_texts(page)
+    models = orm(lambda: sorted(ProviderModel.objects.filter(provider__slug="fake-openai").values_list("model_id")))
+    assert models == [("gpt-4o",), ("gpt-4o-mini",)]
+    assert "sk-browser-test-0001" not in page.content()  # the key is write-only
+
+    # Test the connection (a POST button on the provider's page).
+    page.get_by_role("button", name="Test connection").click()
+    page.wait_for_selector("ul.messagelist")
+    assert any(t.startswith("Fake OpenAI: connection OK") for t in message_texts(page)), message_texts(page)
+    assert fake_upstream.last_request.headers["authorization"] == "Bearer sk-browser-test-0001"
+
+    # Discover models: the upstream lists two more.
+    page.get_by_role("button", name="Discover models").click()
+    page.wait_for_selector("ul.messagelist")
+    discovered = " ".join(message_texts(page))
+    assert discovered.startswith("Fake OpenAI:"), discovered
+    found = orm(
+        lambda: set(ProviderModel.objects.filter(provider__slug="fake-openai").values_list("model_id", flat=True))
+    )
+    assert found == {"gpt-4o-mini", "gpt-4o", "o3-mini", "gpt-retired"}
+    browser.screenshot("admin-provider-after-discovery")
+
+    # Set a default from the model's page.
+    gpt_4o = orm(lambda: ProviderModel.objects.get(provider__slug="fake-openai", model_id="gpt-4o").pk)
+    browser.goto(f"/admin/providers/providermodel/{gpt_4o}/change/")
+    page.get_by_role("button", name="Set as default").click()
+    page.wait_for_selector("ul.messagelist")
+    assert "Default model set: fake-openai/gpt-4o." in message_texts(page)
+    assert orm(lambda: ProviderModel.objects.get(is_default=True).pk) == gpt_4o
+    browser.screenshot("admin-model-default")
+
+    # The playground preselects the new default.
+    browser.goto("/chat/")
+    page.wait_for_function("document.getElementById('model').value !== ''")
+    assert page.get_by_label("Model", exact=True).input_value() == "fake-openai/gpt-4o"
+    assert orm(lambda: Provider.objects.get(slug="fake-openai").kind) == "openai"
+    browser.assert_no_js_errors()
