@@ -89,7 +89,7 @@ def test_never_answering_is_a_timeout_at_the_deadline(fake_upstream, vendor):
     assert isinstance(error, errors.TimeoutError)
     assert (error.status_code, error.category) == (504, "timeout")
     assert "1 s" in error.message
-    assert 0.95 <= elapsed < 1.5
+    assert 0.95 <= elapsed < 2.0  # 1 s, plus slack for a loaded CI machine
     assert fake_upstream.requests[0].wait_disconnected(2)
 
 
@@ -101,7 +101,7 @@ def test_the_deadline_bounds_retries_and_their_back_off(fake_upstream, vendor):
     # The upstream's error, not a bare timeout: that is what the caller can act on.
     assert isinstance(error, errors.UpstreamUnavailableError)
     assert error.upstream_status == 503
-    assert elapsed < 1.2
+    assert elapsed < 1.6
     assert 2 <= fake_upstream.hit_count() <= 3
 
 
@@ -110,12 +110,12 @@ def test_a_slow_first_byte_is_a_timeout(fake_upstream, vendor):
     fake_upstream.set_behaviour("m", fb.slow(5))
     error, elapsed = _fails(_adapter(vendor, fake_upstream, timeout=0.5, max_retries=0).complete(ask("m")))
     assert isinstance(error, errors.TimeoutError)
-    assert elapsed < 1.0
+    assert elapsed < 1.5
 
 
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_a_stream_that_stalls_times_out_between_chunks(fake_upstream, vendor):
-    fake_upstream.enqueue(fb.answer("a b c d", chunk_delay=2.0))
+    fake_upstream.enqueue(fb.answer("a b c d", chunk_delay=3.0))
     received = []
 
     async def read(adapter):
@@ -124,7 +124,7 @@ def test_a_stream_that_stalls_times_out_between_chunks(fake_upstream, vendor):
 
     error, elapsed = _fails(read(_adapter(vendor, fake_upstream, timeout=0.5, max_retries=0)))
     assert isinstance(error, errors.TimeoutError)
-    assert elapsed < 1.2
+    assert elapsed < 2.5  # the stall is 3 s
     assert fake_upstream.last_request.wait_disconnected(2)
     assert not [e for e in received if isinstance(e, TextDelta) and e.text == "d"]
 
