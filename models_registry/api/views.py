@@ -28,6 +28,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access.permissions import is_config_admin
+from models_registry import services as registry_services
 from models_registry.api.exceptions import ConfigErrorsMixin
 from models_registry.api.filtersets import FALSE_VALUES, TRUE_VALUES, ProviderModelFilterSet
 from models_registry.api.provider_actions import ProviderActionsMixin
@@ -154,12 +155,13 @@ class ProviderModelViewSet(ConfigErrorsMixin, viewsets.ModelViewSet):
 
     def perform_create(self, serializer: ProviderModelSerializer) -> None:
         data = dict(serializer.validated_data)
-        serializer.instance = services.model_create(provider=data.pop("provider"), **data)
+        # The registry's wrapper also fills capabilities the client left out from the catalog.
+        serializer.instance = registry_services.model_create(provider=data.pop("provider"), **data)
 
     def perform_update(self, serializer: ProviderModelSerializer) -> None:
         data = dict(serializer.validated_data)
         data.pop("provider", None)  # unchanged (validated), and not a model_update field
-        serializer.instance = services.model_update(model=serializer.instance, **data)
+        serializer.instance = registry_services.model_update(model=serializer.instance, **data)
 
     def perform_destroy(self, instance: ProviderModel) -> None:
         services.model_delete(model=instance)
