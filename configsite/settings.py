@@ -43,6 +43,12 @@ MODELS = env.str("MODELS", default="")
 OPENAI_MODELS = env.str("OPENAI_MODELS", default="")
 ANTHROPIC_MODELS = env.str("ANTHROPIC_MODELS", default="")
 DEFAULT_MODEL = env.str("DEFAULT_MODEL", default="")
+# Model discovery and the capability catalog (SPEC §7; see models_registry/discovery and catalog.py).
+MODELDESK_VALIDATE_CONCURRENCY = env.int("MODELDESK_VALIDATE_CONCURRENCY", default=8)
+MODELDESK_DISCOVERY_CACHE_TTL = env.int("MODELDESK_DISCOVERY_CACHE_TTL", default=300)
+MODELDESK_DISCOVERY_FALLBACK_TTL = env.int("MODELDESK_DISCOVERY_FALLBACK_TTL", default=24 * 3600)
+MODELDESK_CATALOG_FILE = env.str("MODELDESK_CATALOG_FILE", default="")
+MODELDESK_CATALOG_TTL = env.int("MODELDESK_CATALOG_TTL", default=3600)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
