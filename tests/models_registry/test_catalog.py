@@ -193,3 +193,19 @@ def test_models_fill_capabilities_fills_old_rows_in_bulk(django_assert_max_num_q
     assert changed == 50
     assert ProviderModel.objects.get(model_id="llama3.1:7b").capabilities["tools"] is True
     assert ProviderModel.objects.get(model_id="house-model").capabilities == {}
+
+
+@pytest.mark.django_db
+def test_models_created_through_the_api_get_the_catalog(api):
+    provider = make_provider()
+    response = api.post("/api/config/models/", {"provider": provider.pk, "model_id": "o3-mini"}, format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["capabilities"]["thinking"] == "adaptive" and body["context_window"] == 200000
+    declared = api.post(
+        "/api/config/models/",
+        {"provider": provider.pk, "model_id": "gpt-4o", "capabilities": {"vision": False}},
+        format="json",
+    ).json()
+    assert declared["capabilities"] == {"vision": False}
+    assert ProviderModel.objects.get(model_id="gpt-4o").capabilities_source == "declared"
