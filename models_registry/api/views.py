@@ -173,8 +173,8 @@ class ProviderModelViewSet(ConfigErrorsMixin, viewsets.ModelViewSet):
     )
     @action(detail=True, methods=["post"], url_path="set-default", url_name="set-default")
     def set_default(self, request: Request, pk: str | None = None) -> Response:
+        # The service's instance, not a re-read: another switch may already have committed after this one.
         model = services.set_default_model(model=self.get_object())
-        model.refresh_from_db()
         return Response(self.get_serializer(model).data)
 
 

@@ -314,6 +314,10 @@ def import_providers(
         return plan_import(doc, dry_run=True).report
     try:
         with transaction.atomic():
+            # The default-switch lock before any row lock, in set_default_model's order (taken after
+            # the rows _apply writes, a concurrent switch waiting for one of them deadlocks); it also
+            # serializes imports, so a plan is never applied over another import's rows.
+            services._lock_default_switch()
             plan = plan_import(doc, dry_run=False)
             _apply(plan)
     except IntegrityError as exc:
