@@ -28,9 +28,11 @@ def _rows() -> list[RequestLog]:
 
 def test_one_row_per_request_with_tokens_and_cost(openai_client, echo_model, chat_key):
     openai_client.chat.completions.create(model="echo/echo", messages=HI)
-    openai_client.chat.completions.create(
-        model="echo/echo", messages=HI, stream=True, stream_options={"include_usage": True}
-    ).close()
+    list(
+        openai_client.chat.completions.create(
+            model="echo/echo", messages=HI, stream=True, stream_options={"include_usage": True}
+        )
+    )
     rows = _rows()
     assert len(rows) == 2
     plain, streamed = rows
