@@ -205,6 +205,18 @@ def test_discover_models_fails_clearly(fake_upstream, db):
     assert run_failing("discover_models", "--concurrency", "0")[2] == "--concurrency must be at least 1"
 
 
+def test_discover_models_with_a_non_json_upstream_fails_and_changes_nothing(fake_upstream, db):
+    from tests.fake_upstream import behaviour as fb
+
+    provider = openai_provider(fake_upstream)
+    make_model(provider, model_id="gpt-4o")
+    before = models_state(provider)
+    fake_upstream.enqueue(fb.raw("<html>upstream proxy error</html>"), endpoint="models", times=5)
+    _, _, error = run_failing("discover_models", "--provider", "openai")
+    assert error.startswith("discovery failed for openai: ") and "\n" not in error
+    assert models_state(provider) == before
+
+
 # --- a real process ------------------------------------------------------------------------------------
 
 

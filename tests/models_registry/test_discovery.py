@@ -154,6 +154,38 @@ def test_anthropic_listing_follows_every_page_and_its_metadata_wins(fake_upstrea
     assert (retired.status, retired.status_detail, retired.is_enabled) == ("invalid", "retired upstream", False)
 
 
+def test_openrouter_like_metadata_wins(fake_upstream):
+    fake_upstream.set_models(
+        openai=[
+            {
+                "id": "meta-llama/llama-3.3-70b-instruct",
+                "name": "Meta: Llama 3.3 70B Instruct",
+                "context_length": 65536,
+                "pricing": {"prompt": "0.00000012", "completion": "0.0000003"},
+                "top_provider": {"max_completion_tokens": 16384},
+                "architecture": {"input_modalities": ["text"]},
+                "supported_parameters": ["tools", "temperature"],
+            }
+        ]
+    )
+    provider = openai_provider(fake_upstream, slug="openrouter", name="OpenRouter", kind="openai_compatible")
+    make_model(provider, model_id="meta-llama/llama-3.3-70b-instruct", name="", context_window=1000)
+    make_model(provider, model_id="kept-name", name="Our name")
+    fake_upstream.openai_models.append({"id": "kept-name", "name": "Their name", "object": "model", "created": 1})
+    discover_models(provider)
+    model = rows(provider)["meta-llama/llama-3.3-70b-instruct"]
+    assert model.name == "Meta: Llama 3.3 70B Instruct"  # an empty name is filled
+    assert rows(provider)["kept-name"].name == "Our name"  # an operator's name is kept
+    assert (model.context_window, model.max_output_tokens) == (65536, 16384)
+    assert (str(model.input_price_per_mtok), str(model.output_price_per_mtok)) == ("0.1200", "0.3000")
+    assert model.capabilities_source == "provider"
+    assert (model.capabilities["tools"], model.capabilities["vision"], model.capabilities["json_mode"]) == (
+        True,
+        False,
+        False,
+    )
+
+
 def test_anthropic_validation_pings_with_messages(fake_upstream):
     provider = anthropic_provider(fake_upstream)
     result = discover_models(provider, validate=True)
