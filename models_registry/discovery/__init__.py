@@ -18,6 +18,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from models_registry import catalog
 from models_registry.discovery.listing import Listing, fetch_listing, forget
 from models_registry.discovery.merge import merge_listing
 from models_registry.discovery.validation import validate_models
@@ -77,8 +78,6 @@ class DiscoveryResult:
 
 def _to_validate(info: ProviderInfo, listing: Listing, *, force: bool, result: DiscoveryResult) -> list[str]:
     """New models and models never checked; everything listed with `force`; known-invalid ones skipped."""
-    from models_registry import catalog
-
     statuses = dict(ProviderModel.objects.filter(provider_id=info.id).values_list("model_id", "status"))
     found = catalog.lookup_many([m.model_id for m in listing.models if m.model_id not in statuses])
     chosen = []

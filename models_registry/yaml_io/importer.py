@@ -182,7 +182,7 @@ def _plan_models(doc: ProvidersDocument, providers: dict[str, Provider], plan: _
         if (spec_provider.slug, spec.model_id) in existing
         and f"{spec_provider.slug}/{spec.model_id}" not in plan.report.updated_models
     )
-    _check_aliases(final_alias, plan, existing, errors)
+    _check_aliases(final_alias, errors)
 
 
 def _diff_model(model: ProviderModel, spec: ModelSpec, slug: str, plan: _Plan) -> None:
@@ -200,12 +200,7 @@ def _diff_model(model: ProviderModel, spec: ModelSpec, slug: str, plan: _Plan) -
         plan.report.updated_models[f"{slug}/{model.model_id}"] = changes
 
 
-def _check_aliases(
-    final_alias: dict[tuple[str, str], str],
-    plan: _Plan,
-    existing: dict[tuple[str, str], ProviderModel],
-    errors: list[str],
-) -> None:
+def _check_aliases(final_alias: dict[tuple[str, str], str], errors: list[str]) -> None:
     """Aliases are unique across every provider: the file's and the rest of the database."""
     owners = {alias: f"{slug}/{model_id}" for (slug, model_id), alias in final_alias.items() if alias}
     in_file = set(final_alias)
