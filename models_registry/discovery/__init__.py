@@ -79,12 +79,12 @@ class DiscoveryResult:
 def _to_validate(info: ProviderInfo, listing: Listing, *, force: bool, result: DiscoveryResult) -> list[str]:
     """New models and models never checked; everything listed with `force`; known-invalid ones skipped."""
     statuses = dict(ProviderModel.objects.filter(provider_id=info.id).values_list("model_id", "status"))
-    found = catalog.lookup_many([m.model_id for m in listing.models if m.model_id not in statuses])
+    found = catalog.lookup_many([m.model_id for m in listing.models])
     chosen = []
     for listed in dict.fromkeys(m.model_id for m in listing.models):
         status = statuses.get(listed)
-        if status is None and found.get(listed) is not None and not found[listed].chat:
-            continue  # not a chat model: it will not be added
+        if found.get(listed) is not None and not found[listed].chat:
+            continue  # embeddings, speech…: a chat `ping` says nothing about them
         if force or status in (None, ModelStatus.UNKNOWN):
             chosen.append(listed)
         elif status == ModelStatus.INVALID:

@@ -72,6 +72,15 @@ def test_validation_marks_models_and_disables_new_ones_that_fail(fake_upstream):
     assert all(r.json.get("max_tokens") == 10 or r.json.get("max_completion_tokens") == 10 for r in pings)
 
 
+def test_models_that_are_not_chat_models_are_never_pinged(fake_upstream):
+    fake_upstream.set_models(openai=["gpt-4o", "text-embedding-3-large"])
+    provider = openai_provider(fake_upstream)
+    make_model(provider, model_id="text-embedding-3-large", name="Embeddings (added by hand)")
+    result = discover_models(provider, validate=True, force=True)
+    assert result.validated == ["gpt-4o"]
+    assert rows(provider)["text-embedding-3-large"].status == "unknown"
+
+
 def test_known_invalid_models_are_skipped_unless_forced(fake_upstream):
     provider = openai_provider(fake_upstream)
     discover_models(provider, validate=True)
