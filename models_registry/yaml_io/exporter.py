@@ -34,7 +34,7 @@ def _is_plain(model: ProviderModel, found: catalog.CatalogMatch | None) -> bool:
     """True when importing the short form into an empty database recreates this row exactly."""
     expected_caps = found.capabilities if found else {}
     return (
-        model.name in ("", model.model_id)
+        not model.name
         and model.sort_order == 0
         and model.input_price_per_mtok is None
         and model.output_price_per_mtok is None
