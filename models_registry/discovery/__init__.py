@@ -18,6 +18,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from django.db import IntegrityError
+
 from models_registry import catalog
 from models_registry.discovery.listing import Listing, fetch_listing, forget
 from models_registry.discovery.merge import merge_listing
@@ -122,7 +124,13 @@ def discover_models(
         verdicts = validate_models(info, candidates, concurrency=concurrency)
         result.validated = sorted(verdicts)
         result.invalid = sorted(m for m, v in verdicts.items() if not v.ok)
-    outcome = merge_listing(provider_id=info.id, listing=listing.models, verdicts=verdicts, dry_run=dry_run)
+    try:
+        outcome = merge_listing(provider_id=info.id, listing=listing.models, verdicts=verdicts, dry_run=dry_run)
+    except IntegrityError:
+        # An operator's edit (an alias, a new model) committed between our read and our write.
+        result.errors.append("the provider's models changed while they were being merged; nothing was written")
+        result.duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        return result
     result.added, result.updated, result.unchanged = outcome.added, outcome.updated, outcome.unchanged
     result.missing = outcome.missing
     result.skipped = outcome.skipped + result.skipped

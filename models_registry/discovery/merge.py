@@ -21,7 +21,7 @@ from models_registry import catalog
 from models_registry.bulk import bulk_update_rows
 from models_registry.discovery.listing import ListedModel
 from models_registry.discovery.validation import Verdict
-from providers.models import CapabilitySource, ModelStatus, ProviderModel
+from providers.models import CapabilitySource, ModelStatus, Provider, ProviderModel
 from providers.snapshot import invalidate
 
 BATCH_SIZE = 500
@@ -110,6 +110,8 @@ def merge_listing(
     with transaction.atomic():
         rows = ProviderModel.objects.filter(provider_id=provider_id)
         if not dry_run:
+            # Two discoveries of one provider queue here instead of racing to insert the same new rows.
+            list(Provider.objects.select_for_update().filter(pk=provider_id).values_list("pk"))
             rows = rows.select_for_update()
         existing = {m.model_id: m for m in rows}
         found = catalog.lookup_many([m.model_id for m in listing])
