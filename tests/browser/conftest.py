@@ -237,7 +237,7 @@ def browser(playwright_thread: PlaywrightThread, asgi_live_server: AsgiLiveServe
 
     def open_page() -> Browser:
         context = playwright_thread.chromium.new_context(viewport=DESKTOP, locale="en-US")
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(15_000)  # generous: CI machines are shared
         page = context.new_page()
         page.on("console", lambda msg: console.messages.append((msg.type, msg.text, msg.location.get("url", ""))))
         page.on("pageerror", lambda exc: console.page_errors.append(str(exc)))

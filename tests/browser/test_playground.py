@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from providers import services
+from providers.models import Provider
 from tests import factories
-from tests.browser.conftest import PASSWORD, PHONE
+from tests.browser.conftest import PASSWORD, PHONE, orm
 from tests.fake_upstream import behaviour as fb
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -263,4 +267,67 @@ def test_conversation_is_kept_for_the_tab_until_new_chat(echo_setup, browser):
     assert page.get_by_text("Pick a model and send a message.").is_visible()
     page.reload()
     assert page.locator(".message").count() == 0
+    browser.assert_no_js_errors()
+
+
+def test_settings_reach_the_upstream_and_tool_calls_read_well(upstream_setup, asgi_live_server, browser):
+    logo = asgi_live_server.url + "/static/chat/favicon.svg"
+    orm(lambda: services.provider_update(provider=Provider.objects.get(slug="openai"), image_url=logo))
+    upstream_setup.set_behaviour(
+        "gpt-4o-mini", fb.answer("", tool_calls=[fb.tool_call("get_weather", {"city": "Paris", "unit": "celsius"})])
+    )
+    open_playground(browser)
+    page = browser.page
+    page.get_by_label("Model", exact=True).select_option("openai/gpt-4o-mini")
+    assert page.locator("#provider-logo img").get_attribute("src") == logo
+    page.wait_for_function(
+        "(() => { const i = document.querySelector('#provider-logo img'); return i.complete && i.naturalWidth > 0; })()"
+    )
+    assert page.locator("#thinking-field").is_hidden()  # gpt-4o-mini declares no thinking
+    assert page.get_by_label("Preset").locator("option").all_inner_texts() == [
+        "None (generation defaults)",
+        "Fast",
+        "Balanced",
+        "Powerful",
+    ]
+    page.get_by_label("Preset").select_option("fast")
+    assert page.get_by_label("Temperature").get_attribute("placeholder") == "0.3"
+    page.get_by_label("Temperature").fill("0.5")
+    page.get_by_label("Max tokens").fill("300")
+    page.get_by_label("System prompt").fill("Answer briefly.")
+    page.get_by_text("Tools", exact=True).click()
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+    page.get_by_label("Tool definitions (JSON list, OpenAI format)").fill(json.dumps(tools))
+    send(browser, "Weather in Paris?")
+    wait_answered(browser)
+
+    sent = upstream_setup.last_request.json
+    assert sent["temperature"] == 0.5 and sent["max_completion_tokens"] == 300
+    assert sent["messages"][0] == {"role": "system", "content": "Answer briefly."}
+    assert sent["tools"] == tools
+    call = page.locator(".message-assistant .tool-call").last
+    assert call.locator(".tool-call-name").inner_text() == "get_weather"
+    assert json.loads(call.locator(".tool-call-args").inner_text()) == {"city": "Paris", "unit": "celsius"}
+    assert "\n  " in call.locator(".tool-call-args").inner_text()  # pretty-printed
+    assert "finish: tool_calls" in page.locator(".message-meta").last.inner_text()
+    browser.screenshot("playground-tool-call-desktop")
+
+    # The settings are kept for the tab, like the conversation.
+    page.reload()
+    page.wait_for_function("document.getElementById('model').value !== ''")
+    assert page.get_by_label("Model", exact=True).input_value() == "openai/gpt-4o-mini"
+    assert page.get_by_label("Preset").input_value() == "fast"
+    assert page.get_by_label("System prompt").input_value() == "Answer briefly."
+    browser.assert_no_js_errors()
+
+
+def test_invalid_tools_json_is_refused_before_sending(echo_setup, browser):
+    open_playground(browser)
+    page = browser.page
+    page.get_by_text("Tools", exact=True).click()
+    page.get_by_label("Tool definitions (JSON list, OpenAI format)").fill("[{not json")
+    send(browser, "hello")
+    assert page.locator("#status").inner_text().startswith("The tool definitions are not valid JSON")
+    assert page.locator(".message").count() == 0
+    assert page.get_by_label("Message", exact=True).input_value() == "hello"  # nothing lost
     browser.assert_no_js_errors()
