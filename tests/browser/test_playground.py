@@ -331,3 +331,20 @@ def test_invalid_tools_json_is_refused_before_sending(echo_setup, browser):
     assert page.locator(".message").count() == 0
     assert page.get_by_label("Message", exact=True).input_value() == "hello"  # nothing lost
     browser.assert_no_js_errors()
+
+
+def test_an_error_mid_stream_keeps_the_partial_answer(upstream_setup, browser):
+    words = " ".join(f"part{i}" for i in range(20))
+    upstream_setup.set_behaviour("claude-sonnet-4-6", fb.cut(6, stream_error=True, text=words))
+    open_playground(browser)
+    page = browser.page
+    send(browser, "Go on")
+    wait_answered(browser)
+    message = page.locator(".message-assistant").last
+    assert message.locator(".message-content").inner_text().startswith("part0")
+    assert "part19" not in message.locator(".message-content").inner_text()
+    title = message.locator(".error-title").inner_text()
+    assert title == "Anthropic is failing or overloaded right now. Try again shortly."
+    assert "sent an error mid-stream" in message.locator(".error-detail").inner_text()
+    assert page.locator("#status").inner_text() == "The answer failed."
+    browser.assert_no_js_errors()
