@@ -101,12 +101,14 @@ async def upstream_only(url: str, body: bytes, n: int) -> list[float]:
     import httpx2
 
     times = []
+    cpu0 = time.process_time()
     async with httpx2.AsyncClient() as client:
         for _ in range(n):
             t0 = time.perf_counter()
             resp = await client.post(url, content=body, headers={"content-type": "application/json"})
             await resp.aread()
             times.append(time.perf_counter() - t0)
+    CPU["upstream_only_ms"] = (time.process_time() - cpu0) / n * 1000
     return times
 
 
@@ -117,7 +119,7 @@ def main() -> int:
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument(
         "--experiment",
-        choices=["none", "skip-transform"],
+        choices=["none", "skip-transform", "no-request-log", "keep-log-connection"],
         default="none",
         help="measure a candidate optimisation by patching the SDK in this process only (never the product)",
     )
@@ -139,7 +141,24 @@ def main() -> int:
         django.setup()
         from configsite.asgi import application
 
-        if args.experiment == "skip-transform":
+        if args.experiment == "no-request-log":
+            # The cost of the request log: rows are not written at all.
+            from chat import request_log
+
+            request_log.submit = lambda function, /, *a, **kw: None
+        elif args.experiment == "keep-log-connection":
+            # The writer thread keeps its connection instead of `close_old_connections()` per row
+            # (with SQLite's CONN_MAX_AGE=0 that closes and reopens the database for every row).
+            from chat import request_log
+
+            def run(function, args, kwargs):
+                try:
+                    function(*args, **kwargs)
+                except Exception:
+                    request_log.logger.exception("Writing the request log failed")
+
+            request_log._run = run
+        elif args.experiment == "skip-transform":
             # What the adapter would save by sending its (already plain JSON) params without the
             # SDK's recursive TypedDict transform: e.g. `client.post("/chat/completions", body=...)`.
             import openai.resources.chat.completions.completions as sdk_completions
@@ -192,7 +211,7 @@ def main() -> int:
         med_base = statistics.median(out["base"]) * 1000
         print(f"in-process app, {args.requests} sequential requests (stream={args.stream}):")
         print(f"  median {med_app:.3f} ms, mean {statistics.mean(out['plain']) * 1000:.3f} ms per request")
-        print(f"  upstream alone through httpx2: median {med_base:.3f} ms")
+        print(f"  upstream alone through httpx2: median {med_base:.3f} ms, CPU {CPU['upstream_only_ms']:.3f} ms")
         print(f"  app's own median cost ≈ {med_app - med_base:.3f} ms")
         print(f"  CPU time of the process per request: {out['cpu']:.3f} ms (robust on a busy machine)")
         if args.cprofile:
