@@ -145,6 +145,8 @@ def test_export_writes_keys_only_when_asked(keys, tmp_path):
     for value in KEYS.values():
         assert value not in out
     path = tmp_path / "with-keys.yaml"
+    path.write_text("old")
+    path.chmod(0o644)
     run("export_providers", str(path), "--include-keys")
     text = path.read_text()
     assert KEYS["OPENAI_API_KEY"] in text

@@ -32,6 +32,8 @@ class Command(BaseCommand):
             # Owner-only when the file holds keys.
             mode = 0o600 if options["include_keys"] else 0o644
             fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+            if options["include_keys"]:
+                os.fchmod(fd, mode)  # an existing file keeps its mode otherwise
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
         except OSError as exc:
