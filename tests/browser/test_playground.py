@@ -348,3 +348,14 @@ def test_an_error_mid_stream_keeps_the_partial_answer(upstream_setup, browser):
     assert "sent an error mid-stream" in message.locator(".error-detail").inner_text()
     assert page.locator("#status").inner_text() == "The answer failed."
     browser.assert_no_js_errors()
+
+
+def test_a_stale_csrf_token_asks_for_a_reload(echo_setup, browser):
+    browser.console.expected_http_errors.add(403)
+    open_playground(browser)
+    browser.context.clear_cookies(name="csrftoken")  # as when the cookie expired or was rotated elsewhere
+    send(browser, "hello")
+    wait_answered(browser)
+    title = browser.page.locator(".message-assistant .error-title").last.inner_text()
+    assert title == "This page's security token is out of date. Reload the page and send again."
+    browser.assert_no_js_errors()

@@ -334,11 +334,11 @@
     var type = (error && error.type) || "";
     var code = (error && error.code) || "";
     var message = (error && error.message) || "";
-    var upstream = /^(Upstream provider|The upstream provider)/.test(message);
+    var upstream = /upstream provider/i.test(message);
     var title;
     if (type === "authentication_error") {
-      title = who + " rejected the configured API key.";
-    } else if (type === "permission_error" && code !== "insufficient_permissions") {
+      title = upstream ? who + " rejected the configured API key." : who + " has no usable API key: set one in the admin.";
+    } else if (type === "permission_error" && upstream) {
       title = who + " does not let the configured API key use this model.";
     } else if (type === "not_found_error") {
       title = who + " does not know the model " + modelName + ".";
@@ -354,6 +354,8 @@
       title = who + " rejected the request.";
     } else if (type === "api_error" && status !== 500) {
       title = who + " is failing or overloaded right now. Try again shortly.";
+    } else if (code === "csrf_failed") {
+      title = "This page's security token is out of date. Reload the page and send again.";
     } else if (status === 401) {
       title = "Your session has ended. Reload the page and log in again.";
     } else if (status === 403) {
@@ -476,7 +478,11 @@
             response.headers.get("Retry-After"));
         });
       }
-      return readEvents(response.body, function (data) { applyChunk(item, view, data, entry); });
+      return readEvents(response.body, function (data) { applyChunk(item, view, data, entry); }).then(function (done) {
+        if (!done && !item.error) {
+          item.error = {title: "The answer was cut off: the connection closed before it was complete.", detail: ""};
+        }
+      });
     }).catch(function (err) {
       if (err && err.name === "AbortError") {
         item.stopped = true;
@@ -496,7 +502,7 @@
     });
   }
 
-  // Reads an SSE body and calls onData with each `data:` payload until `[DONE]`.
+  // Reads an SSE body and calls onData with each `data:` payload; resolves to whether `[DONE]` came.
   function readEvents(body, onData) {
     var reader = body.getReader();
     var decoder = new TextDecoder();
@@ -527,7 +533,7 @@
         if (result.done) {
           buffer += decoder.decode();
           if (buffer.trim()) handleBlock(buffer.replace(/\r/g, ""));
-          return;
+          return done;
         }
         buffer += decoder.decode(result.value, {stream: true}).replace(/\r/g, "");
         var cut;
@@ -535,7 +541,7 @@
           handleBlock(buffer.slice(0, cut));
           buffer = buffer.slice(cut + 2);
         }
-        if (done) return reader.cancel();
+        if (done) return reader.cancel().then(function () { return true; });
         return pump();
       });
     }
@@ -605,7 +611,8 @@
   function init() {
     restoreSettings();
     renderAll();
-    if (window.matchMedia && window.matchMedia("(max-width: 799px)").matches) el.settings.open = false;
+    var narrow = window.matchMedia && window.matchMedia("(max-width: 799px)").matches;
+    if (narrow) el.settings.open = false;
 
     el.model.addEventListener("change", function () { onModelChange(true); });
     el.preset.addEventListener("change", function () { onPresetChange(true); });
@@ -639,7 +646,8 @@
     getJSON(endpoints.presets).then(fillPresets).catch(function () {
       el["preset-hint"].textContent = "Presets could not be loaded.";
     });
-    el.prompt.focus();
+    // On a phone, focusing would pop the keyboard up over the page on every visit.
+    if (!narrow) el.prompt.focus();
   }
 
   init();
