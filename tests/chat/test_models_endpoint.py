@@ -25,13 +25,24 @@ def catalog():
     return {"mini": mini}
 
 
-def sdk(live_server, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{live_server.url}/v1", api_key=key, max_retries=0, timeout=10)
+@pytest.fixture
+def sdk(live_server):
+    """Official SDK clients of the live server, closed at the end: an open keep-alive connection
+    would keep its server thread, and that thread's database connection, alive past the test."""
+    clients: list[openai.OpenAI] = []
+
+    def make(key: str) -> openai.OpenAI:
+        clients.append(openai.OpenAI(base_url=f"{live_server.url}/v1", api_key=key, max_retries=0, timeout=10))
+        return clients[-1]
+
+    yield make
+    for client in clients:
+        client.close()
 
 
-def test_the_openai_sdk_lists_models(live_server, catalog):
+def test_the_openai_sdk_lists_models(sdk, catalog):
     _, key = make_api_key(scopes=("read",))
-    models = list(sdk(live_server, key).models.list())
+    models = list(sdk(key).models.list())
     assert [m.id for m in models] == ["echo/echo-1", "openai/gpt-4o-mini", "openai/gpt-4o"]
     mini = next(m for m in models if m.id == "openai/gpt-4o-mini")
     assert mini.object == "model" and mini.owned_by == "openai"
@@ -54,34 +65,34 @@ def test_the_async_sdk_lists_models_under_uvicorn(gateway, catalog):
     assert asyncio.run(listing()) == ["echo/echo-1", "openai/gpt-4o-mini", "openai/gpt-4o"]
 
 
-def test_the_openai_sdk_retrieves_a_model(live_server, catalog):
+def test_the_openai_sdk_retrieves_a_model(sdk, catalog):
     _, key = make_api_key(scopes=("read",))
-    client = sdk(live_server, key)
+    client = sdk(key)
     assert client.models.retrieve("openai/gpt-4o").owned_by == "openai"
     assert client.models.retrieve("parrot").id == "echo/echo-1"
     with pytest.raises(openai.NotFoundError):
         client.models.retrieve("anthropic/claude-sonnet-4-5")  # provider inactive
 
 
-def test_the_sdk_sees_bad_keys_as_authentication_errors(live_server, catalog):
+def test_the_sdk_sees_bad_keys_as_authentication_errors(sdk, catalog):
     key, raw = make_api_key(scopes=("read",))
     key_services.api_key_revoke(api_key=key)
     for bad in (raw, "md_00000000_" + "A" * 43, "sk-not-ours", "' OR 1=1 --"):
         with pytest.raises(openai.AuthenticationError) as info:
-            sdk(live_server, bad).models.list()
+            sdk(bad).models.list()
         assert info.value.status_code == 401
         assert info.value.body["code"] == "invalid_api_key"
 
 
-def test_a_key_without_read_scope_is_a_403(live_server, catalog):
+def test_a_key_without_read_scope_is_a_403(sdk, catalog):
     _, key = make_api_key(scopes=("chat",))
     with pytest.raises(openai.PermissionDeniedError):
-        sdk(live_server, key).models.list()
+        sdk(key).models.list()
 
 
-def test_changes_are_visible_on_the_next_call(live_server, catalog):
+def test_changes_are_visible_on_the_next_call(sdk, catalog):
     _, key = make_api_key(scopes=("read",))
-    client = sdk(live_server, key)
+    client = sdk(key)
     assert len(list(client.models.list())) == 3
     make_model(catalog["mini"].provider, model_id="gpt-5")
     assert "openai/gpt-5" in [m.id for m in client.models.list()]
