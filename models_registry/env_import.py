@@ -114,6 +114,9 @@ def import_env(*, dry_run: bool = False) -> EnvImportReport:
     pairs = requested_models()
     default_value = (settings.DEFAULT_MODEL or "").strip()
     with transaction.atomic():
+        if default_value and not dry_run:
+            # As import_providers does: the default-switch lock before any row is written (lock order).
+            provider_services._lock_default_switch()
         providers = {p.slug: p for p in Provider.objects.filter(slug__in={s for s, _ in pairs} | {"-"})}
         unknown = sorted({s for s, _ in pairs if s not in providers and s not in WELL_KNOWN})
         if unknown:
