@@ -170,6 +170,20 @@ class Browser:
         self.page.get_by_role("button", name="Log in").click()
         self.page.wait_for_url(self.base_url + "/admin/")
 
+    def login_with_session(self, username: str) -> None:
+        """Log in without the form (test_admin covers the form): a session made server-side, as a cookie."""
+        from django.contrib.auth import get_user_model
+        from django.test import Client
+
+        def session_cookie() -> str:
+            client = Client()
+            client.force_login(get_user_model().objects.get(username=username))
+            return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+        self.context.add_cookies(
+            [{"name": settings.SESSION_COOKIE_NAME, "value": orm(session_cookie), "url": self.base_url}]
+        )
+
     def resize(self, viewport: dict[str, int]) -> None:
         self.page.set_viewport_size(viewport)
 

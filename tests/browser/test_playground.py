@@ -45,7 +45,7 @@ def test_playground_needs_a_staff_login(staff_user, browser):
 
 def test_default_model_is_preselected_and_an_answer_streams(echo_setup, browser):
     page = browser.page
-    browser.login("operator")
+    browser.login("operator")  # through the admin's login form
     browser.goto("/chat/")
     picker = page.get_by_label("Model", exact=True)
     page.wait_for_function("document.getElementById('model').value !== ''")
@@ -108,7 +108,7 @@ def upstream_setup(staff_user, fake_upstream):
 
 
 def open_playground(browser) -> None:
-    browser.login("operator")
+    browser.login_with_session("operator")
     browser.goto("/chat/")
     browser.page.wait_for_function("document.getElementById('model').value !== ''")
 
