@@ -187,5 +187,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # The SDKs' HTTP client logs a line per upstream request at INFO; keep commands' stderr readable.
+        "httpx2": {"level": env.str("HTTP_LOG_LEVEL", default="WARNING")},
+    },
 }
