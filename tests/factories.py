@@ -16,7 +16,12 @@ _seq = itertools.count(1)
 
 def make_provider(**fields: Any) -> Provider:
     n = next(_seq)
-    data: dict[str, Any] = {"name": f"Provider {n}", "slug": f"prov-{n}", "kind": "openai", "api_key": f"sk-test-{n:08d}"}
+    data: dict[str, Any] = {
+        "name": f"Provider {n}",
+        "slug": f"prov-{n}",
+        "kind": "openai",
+        "api_key": f"sk-test-{n:08d}",
+    }
     data.update(fields)
     return services.provider_create(**data)
 
