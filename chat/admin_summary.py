@@ -42,7 +42,6 @@ class RequestLogSummaryMixin:
             **self.admin_site.each_context(request),  # type: ignore[attr-defined]
             "opts": self.opts,  # type: ignore[attr-defined]
             "title": "Request log: summary by model",
-            "subtitle": reports.PERIODS[period][0],
             "rows": reports.request_log_summary(period=period),
             "periods": [(key, label) for key, (label, _) in reports.PERIODS.items()],
             "period": period,

@@ -7,6 +7,7 @@ import pytest
 from providers.models import Provider, ProviderModel
 from tests import factories
 from tests.browser.conftest import PASSWORD, PHONE, orm
+from tests.fake_upstream import behaviour as fb
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -100,4 +101,46 @@ def test_provider_with_models_inline_tools_default_and_playground(operator, fake
     page.wait_for_function("document.getElementById('model').value !== ''")
     assert page.get_by_label("Model", exact=True).input_value() == "fake-openai/gpt-4o"
     assert orm(lambda: Provider.objects.get(slug="fake-openai").kind) == "openai"
+    browser.assert_no_js_errors()
+
+
+def test_playground_traffic_shows_on_the_dashboard_and_in_the_summary(providers, fake_upstream, browser):
+    from chat import request_log
+
+    def add_openai() -> None:
+        openai = factories.make_provider(
+            name="OpenAI", slug="openai", kind="openai", base_url=fake_upstream.url + "/v1", max_retries=0
+        )
+        factories.make_model(openai, model_id="gpt-4o-mini", name="GPT-4o mini", input_price_per_mtok="0.15")
+
+    orm(add_openai)
+    fake_upstream.enqueue(fb.error(429), model="gpt-4o-mini")
+    browser.console.expected_http_errors.add(429)
+    page = browser.page
+    browser.login("operator")
+    browser.goto("/chat/")
+    page.wait_for_function("document.getElementById('model').value !== ''")
+    for answered, model in enumerate(["echo/echo-1", "openai/gpt-4o-mini", "openai/gpt-4o-mini"], start=1):
+        page.get_by_label("Model", exact=True).select_option(model)
+        page.get_by_label("Message", exact=True).fill(f"message {answered}")
+        page.keyboard.press("Enter")
+        page.wait_for_function(
+            f"document.querySelectorAll('.message-assistant[aria-busy=\"false\"]').length === {answered}"
+        )
+    request_log.flush()
+
+    browser.goto("/admin/")
+    last_24h = page.locator(".md-card").nth(2).inner_text()
+    assert "3 requests" in " ".join(last_24h.split()) and "1 error (33 %)" in last_24h, last_24h
+    page.get_by_role("link", name="Summary by model").click()
+    table = page.locator("table.md-summary")
+    rows = {r.locator("th").inner_text(): r.locator("td").all_inner_texts() for r in table.locator("tbody tr").all()}
+    assert set(rows) == {"openai/gpt-4o-mini", "echo/echo-1"}
+    assert rows["openai/gpt-4o-mini"][:3] == ["2", "1", "50.0 %"]
+    assert rows["echo/echo-1"][:3] == ["1", "0", "0.0 %"]
+    assert rows["openai/gpt-4o-mini"][-1].startswith("$")  # priced model: a cost
+    browser.screenshot("admin-request-log-summary")
+    page.get_by_role("link", name="openai/gpt-4o-mini").click()
+    page.locator("#result_list").wait_for()
+    assert page.locator("#result_list tbody tr").count() == 2  # the request log, filtered to that model
     browser.assert_no_js_errors()
