@@ -16,6 +16,7 @@ WSGI and the test client keep the full stack; the view works the same under both
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.core.exceptions import DisallowedHost
@@ -24,6 +25,8 @@ from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import get_script_prefix, reverse
 
+from chat.body import MAX_BODY_BYTES
+from chat.errors import PayloadTooLarge, as_gateway_error
 from providers.adapters.registry import registered_kinds
 
 PATH_NAME = "v1-chat-completions"
@@ -67,8 +70,57 @@ def with_gateway_fast_path(application: Any) -> Any:
                 # reverse() returns the script prefix + the route, and the route is what we match.
                 paths.append("/" + reverse(PATH_NAME)[len(get_script_prefix()) :])
             if scope["path"].removeprefix(scope.get("root_path", "")) == paths[0]:
-                await gateway(scope, receive, send)
+                if _declared_length(scope) > MAX_BODY_BYTES:
+                    await _too_large(send)
+                    return
+                await gateway(scope, _capped(receive), send)
                 return
         await application(scope, receive, send)
 
     return app
+
+
+# --- the body limit, before Django reads the body --------------------------------------------
+# Django's ASGI handler spools the whole body to a temporary file before any view runs (even
+# before the key is checked), so without these an anonymous client could upload gigabytes, or
+# declare them and hold the request open. A declared size above the limit is refused at once;
+# a chunked body is cut after the limit, which the view then refuses (413) as too large.
+
+
+def _declared_length(scope: dict[str, Any]) -> int:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return 0  # the view answers the 400 for a malformed header
+    return 0
+
+
+async def _too_large(send: Any) -> None:
+    info = as_gateway_error(PayloadTooLarge(f"The request body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MB."))
+    body = json.dumps(info.body()).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": info.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _capped(receive: Any) -> Any:
+    """`receive` that ends the body once it passes MAX_BODY_BYTES (the rest is never read)."""
+    seen = 0
+
+    async def capped_receive() -> dict[str, Any]:
+        nonlocal seen
+        if seen > MAX_BODY_BYTES:
+            # The body was cut: Django now only listens for the disconnect; what else arrives is dropped.
+            while (message := await receive())["type"] == "http.request":
+                pass
+            return message
+        message = await receive()
+        if message["type"] == "http.request" and message.get("more_body"):
+            seen += len(message.get("body", b""))
+            if seen > MAX_BODY_BYTES:
+                return {**message, "more_body": False}
+        return message
+
+    return capped_receive

@@ -10,6 +10,7 @@ either; this guard makes the refusal explicit and early.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -53,6 +54,8 @@ STEERING_FIELDS = frozenset(
 #: the client for its own tool arguments (an HTTP tool may well have a `headers` argument), not fields.
 _SCHEMA_NAME_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions"})
 _NORMALIZE = re.compile(r"[-_\s]")
+#: The JSON escape of a UTF-16 surrogate (`\ud83d`): only bodies holding one get the full check.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 def normalized(name: str) -> str:
@@ -77,18 +80,45 @@ def read_body(raw: bytes, *, content_length: str | None = None) -> dict[str, Any
     except UnicodeDecodeError as exc:
         raise InvalidRequest(f"The request body is not valid UTF-8 (byte {exc.start}).") from None
     try:
-        body = json.loads(text, parse_constant=_reject_constant)
+        body = json.loads(text, parse_constant=_reject_constant, parse_int=_parse_int, parse_float=_parse_float)
     except (ValueError, RecursionError) as exc:
         detail = f": {exc.msg} at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
         raise InvalidRequest(f"We could not parse the JSON body of your request{detail}.") from None
     if not isinstance(body, dict):
         raise InvalidRequest(f"The request body must be a JSON object, not {json_type(body)}.")
+    if _SURROGATE_ESCAPE.search(text):
+        _check_no_lone_surrogate(body)
     check_no_steering_fields(body)
     return body
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _parse_int(literal: str) -> int:
+    # A 400-digit integer is valid JSON but no upstream field holds it: refused here, not sent on.
+    value = int(literal)
+    if not -(2**63) <= value < 2**63:
+        raise InvalidRequest(f"The number {literal[:20]}… in the request body is out of range (more than 64 bits).")
+    return value
+
+
+def _parse_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise InvalidRequest(f"The number {literal[:20]} in the request body is out of range.")
+    return value
+
+
+def _check_no_lone_surrogate(body: dict[str, Any]) -> None:
+    """Paired surrogate escapes decode to one character; a lone one is not text and cannot be sent on."""
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequest(
+            "The request body contains an unpaired UTF-16 surrogate escape (\\ud800-\\udfff): it is not valid text."
+        ) from None
 
 
 def json_type(value: Any) -> str:
