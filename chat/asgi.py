@@ -100,13 +100,17 @@ def _declared_length(scope: dict[str, Any]) -> int:
 async def _too_large(send: Any) -> None:
     info = as_gateway_error(PayloadTooLarge(f"The request body is larger than {MAX_BODY_BYTES // (1024 * 1024)} MB."))
     body = json.dumps(info.body()).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-content-type-options", b"nosniff"),
+    ]
     await send({"type": "http.response.start", "status": info.status_code, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
 def _capped(receive: Any) -> Any:
-    """`receive` that ends the body once it passes MAX_BODY_BYTES (the rest is never read)."""
+    """`receive` that ends the body once it passes MAX_BODY_BYTES (the rest is dropped, never stored)."""
     seen = 0
 
     async def capped_receive() -> dict[str, Any]:
