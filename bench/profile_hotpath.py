@@ -112,6 +112,38 @@ async def upstream_only(url: str, body: bytes, n: int) -> list[float]:
     return times
 
 
+def inline_handler() -> None:
+    """Experiment: the gateway's handler without Django's per-request thread hops.
+
+    Django's ASGIHandler runs each request in a `ThreadSensitiveContext` (a fresh
+    one-thread executor per request), sends `request_started` through
+    `sync_to_async` and closes the response (`request_finished`) through
+    `sync_to_async`: two hops to a new thread per request. The event-loop thread
+    holds no database connection (Django forbids queries there), so running those
+    receivers inline is safe for this path. Patched here for measurement only.
+    """
+    import django.core.handlers.asgi as dj_asgi
+    from django.core import signals
+
+    from chat import asgi as chat_asgi
+
+    async def call(self, scope, receive, send):
+        await self.handle(scope, receive, send)
+
+    def inline(function, *a, **kw):
+        async def run(*args, **kwargs):
+            return function(*args, **kwargs)
+
+        return run
+
+    async def started(sender, **named):
+        return signals.request_started.send(sender=sender, **named)
+
+    chat_asgi.GatewayHandler.__call__ = call
+    dj_asgi.sync_to_async = inline
+    signals.request_started.asend = started
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=3000)
@@ -119,7 +151,7 @@ def main() -> int:
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument(
         "--experiment",
-        choices=["none", "skip-transform", "no-request-log", "keep-log-connection"],
+        choices=["none", "skip-transform", "no-request-log", "keep-log-connection", "inline-handler"],
         default="none",
         help="measure a candidate optimisation by patching the SDK in this process only (never the product)",
     )
@@ -139,6 +171,8 @@ def main() -> int:
         import django
 
         django.setup()
+        if args.experiment == "inline-handler":
+            inline_handler()
         from configsite.asgi import application
 
         if args.experiment == "no-request-log":

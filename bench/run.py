@@ -104,15 +104,19 @@ def main() -> int:
         log("upstreams: " + ", ".join(f"{n} :{s.port}" for n, s in stack.upstreams.items()))
         chat_points = [p for p in cfg.points if p in CHAT_POINTS]
         if chat_points or "memory" in cfg.points:
+            t0 = time.time()
             stack.prepare_chat_db()
+            log(f"chat database ready in {time.time() - t0:.0f} s")
         if chat_points:
             stack.ours = stack.start_ours()
             stack.start_floor()
+            log(f"ours ready in {stack.ours.startup_seconds:.0f} s, floor in {stack.floor.startup_seconds:.0f} s")
             cli = ensure_litellm(cfg, log)
             if cli is not None:
                 try:
-                    stack.litellm = litellm_server(cli, stack.upstreams, cfg.workers).start(timeout=180)
+                    stack.litellm = litellm_server(cli, stack.upstreams, cfg.workers).start(timeout=300)
                     info["LiteLLM"] = f"{litellm_version()} (proxy, {cfg.workers} workers, master key, no database)"
+                    log(f"LiteLLM ready in {stack.litellm.startup_seconds:.0f} s")
                 except RuntimeError as exc:
                     log(f"LiteLLM did not start: {exc}")
             log("warm-up ...")

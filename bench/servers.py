@@ -45,6 +45,7 @@ class Server:
         self.ready_path = ready_path
         self.proc: subprocess.Popen | None = None
         self.log_path = VAR / "logs" / f"{name}.log"
+        self.startup_seconds = 0.0
 
     @property
     def base(self) -> str:
@@ -59,16 +60,19 @@ class Server:
             self.cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         _running.append(self)
-        deadline = time.monotonic() + timeout
+        began = time.monotonic()
+        deadline = began + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see {self.log_path}")
             try:
                 with urllib.request.urlopen(self.base + self.ready_path, timeout=2) as resp:  # noqa: S310
                     resp.read()
+                self.startup_seconds = time.monotonic() - began
                 return self
             except urllib.error.HTTPError as exc:
                 if exc.code < 500:
+                    self.startup_seconds = time.monotonic() - began
                     return self
             except (OSError, urllib.error.URLError):
                 pass

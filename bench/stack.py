@@ -85,6 +85,9 @@ def uvicorn_server(name: str, env: dict[str, str], workers: int) -> Server:
         "off",
         "--log-level",
         "warning",
+        # Workers that are still importing on a busy machine must not be killed and restarted.
+        "--timeout-worker-healthcheck",
+        "120",
     ]
     return Server(name, cmd, port, env=env, ready_path="/healthz")
 
@@ -151,6 +154,9 @@ def litellm_server(cli: Path, upstreams: dict[str, Server], workers: int) -> Ser
     cfg.write_text("\n".join(lines) + "\n")
     port = free_port()
     cmd = [str(cli), "--config", str(cfg), "--host", "127.0.0.1", "--port", str(port), "--num_workers", str(workers)]
+    # LiteLLM imports for tens of seconds on a busy machine: uvicorn's 5 s worker health check
+    # would kill and restart its workers forever.
+    cmd += ["--timeout_worker_healthcheck", "120"]
     env = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False", "LITELLM_LOG": "ERROR"}
     return Server("litellm", cmd, port, env=env, ready_path="/health/liveliness")
 
