@@ -137,8 +137,8 @@ def load_yaml(text: str | bytes, *, source: str = "<yaml>", max_bytes: int = MAX
     except yaml.MarkedYAMLError as exc:
         problem = exc.problem or exc.context or "invalid YAML"
         raise YamlLoadError(f"{_where(exc.problem_mark, source)}: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise YamlLoadError(f"{source}: {exc}") from None
+    except yaml.YAMLError as exc:  # e.g. a ReaderError (control characters): its text spans lines
+        raise YamlLoadError(f"{source}: {' '.join(str(exc).split())}") from None
     except RecursionError:
         raise YamlLoadError(f"{source}: the document is nested too deeply") from None
     finally:
