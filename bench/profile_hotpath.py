@@ -27,6 +27,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import config as bench_config
+from bench import experiments
+from bench.experiments import NAMES
 from bench.servers import VAR, install_cleanup, stop_all
 from bench.stack import UPSTREAM_MODEL, Stack
 
@@ -112,38 +114,6 @@ async def upstream_only(url: str, body: bytes, n: int) -> list[float]:
     return times
 
 
-def inline_handler() -> None:
-    """Experiment: the gateway's handler without Django's per-request thread hops.
-
-    Django's ASGIHandler runs each request in a `ThreadSensitiveContext` (a fresh
-    one-thread executor per request), sends `request_started` through
-    `sync_to_async` and closes the response (`request_finished`) through
-    `sync_to_async`: two hops to a new thread per request. The event-loop thread
-    holds no database connection (Django forbids queries there), so running those
-    receivers inline is safe for this path. Patched here for measurement only.
-    """
-    import django.core.handlers.asgi as dj_asgi
-    from django.core import signals
-
-    from chat import asgi as chat_asgi
-
-    async def call(self, scope, receive, send):
-        await self.handle(scope, receive, send)
-
-    def inline(function, *a, **kw):
-        async def run(*args, **kwargs):
-            return function(*args, **kwargs)
-
-        return run
-
-    async def started(sender, **named):
-        return signals.request_started.send(sender=sender, **named)
-
-    chat_asgi.GatewayHandler.__call__ = call
-    dj_asgi.sync_to_async = inline
-    signals.request_started.asend = started
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=3000)
@@ -151,9 +121,9 @@ def main() -> int:
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument(
         "--experiment",
-        choices=["none", "skip-transform", "no-request-log", "keep-log-connection", "inline-handler"],
-        default="none",
-        help="measure a candidate optimisation by patching the SDK in this process only (never the product)",
+        action="append",
+        default=[],
+        help=f"apply a candidate optimisation in this process only (bench/experiments.py): {', '.join(NAMES)}",
     )
     parser.add_argument(
         "--cprofile",
@@ -171,37 +141,8 @@ def main() -> int:
         import django
 
         django.setup()
-        if args.experiment == "inline-handler":
-            inline_handler()
+        experiments.apply(args.experiment)
         from configsite.asgi import application
-
-        if args.experiment == "no-request-log":
-            # The cost of the request log: rows are not written at all.
-            from chat import request_log
-
-            request_log.submit = lambda function, /, *a, **kw: None
-        elif args.experiment == "keep-log-connection":
-            # The writer thread keeps its connection instead of `close_old_connections()` per row
-            # (with SQLite's CONN_MAX_AGE=0 that closes and reopens the database for every row).
-            from chat import request_log
-
-            def run(function, args, kwargs):
-                try:
-                    function(*args, **kwargs)
-                except Exception:
-                    request_log.logger.exception("Writing the request log failed")
-
-            request_log._run = run
-        elif args.experiment == "skip-transform":
-            # What the adapter would save by sending its (already plain JSON) params without the
-            # SDK's recursive TypedDict transform: e.g. `client.post("/chat/completions", body=...)`.
-            import openai.resources.chat.completions.completions as sdk_completions
-            from openai._utils import is_given
-
-            async def identity(data, expected_type, **_kw):
-                return {k: v for k, v in data.items() if is_given(v)}
-
-            sdk_completions.async_maybe_transform = identity
 
         payload = {
             "model": f"bench-fast/{UPSTREAM_MODEL}",

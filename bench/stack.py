@@ -69,11 +69,11 @@ def manage(env: dict[str, str], *args: str, module: str | None = None) -> str:
     return proc.stdout
 
 
-def uvicorn_server(name: str, env: dict[str, str], workers: int) -> Server:
+def uvicorn_server(name: str, env: dict[str, str], workers: int, app: str = "configsite.asgi:application") -> Server:
     port = free_port()
     cmd = [
         str(Path(PYTHON).parent / "uvicorn"),
-        "configsite.asgi:application",
+        app,
         "--host",
         "127.0.0.1",
         "--port",
