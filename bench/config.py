@@ -7,9 +7,11 @@
 | BENCH_ROUNDS | 3 | 2 | rounds; targets alternate within each round (order rotated) |
 | BENCH_LATENCY_SECONDS | 3 | 2 | seconds per round of the concurrency-1 latency point |
 | BENCH_OPEN_RATES | 25,50,100,200,400 | 50,200 | open-loop arrival rates (requests/s) |
-| BENCH_OPEN_SECONDS | 8 | 3 | seconds per open-loop rate per target (at least 400 requests, at most 16 s) |
+| BENCH_OPEN_SECONDS | 6 | 3 | seconds per open-loop rate per target (at least 300 requests, at most 12 s) |
 | BENCH_TTFB_REQUESTS | 600 | 150 | streamed requests per target for time to first byte, split over the rounds |
 | BENCH_MEMORY_REQUESTS | 100000 | 10000 | requests before the second RSS reading (the first is after 1,000) |
+| BENCH_MEMORY_SECONDS | 240 | 60 | time cap of the memory point's traffic (the report says how many were sent) |
+| BENCH_REGISTRY_SECONDS | 10 | 3 | seconds per registry target (split over the rounds) |
 | BENCH_WORKERS | 2 | 2 | worker processes for ours, LiteLLM and the Django floor |
 | BENCH_LITELLM | install | auto | `install` (create var/bench/litellm-venv if missing), `auto` (use if present), `0` |
 | BENCH_LITELLM_SPEC | litellm[proxy]==1.106.2 | | what `install` installs |
@@ -44,6 +46,8 @@ class Config:
     open_seconds: float
     ttfb_requests: int
     memory_requests: int
+    memory_seconds: float
+    registry_seconds: float
     workers: int
     litellm: str
     litellm_spec: str
@@ -68,9 +72,11 @@ def load() -> Config:
         rounds=max(1, int(_env("BENCH_ROUNDS", "3", "2", quick))),
         latency_seconds=float(_env("BENCH_LATENCY_SECONDS", "3", "2", quick)),
         open_rates=[float(x) for x in _env("BENCH_OPEN_RATES", "25,50,100,200,400", "50,200", quick).split(",")],
-        open_seconds=float(_env("BENCH_OPEN_SECONDS", "8", "3", quick)),
+        open_seconds=float(_env("BENCH_OPEN_SECONDS", "6", "3", quick)),
         ttfb_requests=int(_env("BENCH_TTFB_REQUESTS", "600", "150", quick)),
         memory_requests=int(_env("BENCH_MEMORY_REQUESTS", "100000", "10000", quick)),
+        memory_seconds=float(_env("BENCH_MEMORY_SECONDS", "240", "60", quick)),
+        registry_seconds=float(_env("BENCH_REGISTRY_SECONDS", "10", "3", quick)),
         workers=int(_env("BENCH_WORKERS", "2", "2", quick)),
         litellm=_env("BENCH_LITELLM", "install", "auto", quick),
         litellm_spec=os.environ.get("BENCH_LITELLM_SPEC", "litellm[proxy]==1.106.2"),

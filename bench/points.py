@@ -133,7 +133,7 @@ def open_loop(stack: Stack, cfg: Config, log: Log) -> Point:
     names = [t.name for t in targets]
     point.table = [["rate/s", *(f"{n} p99 ms" for n in names), *(f"{n} added p99" for n in names[1:]), "errors"]]
     for i, rate in enumerate(cfg.open_rates):
-        seconds = min(16.0, max(cfg.open_seconds, 400 / rate))
+        seconds = min(12.0, max(cfg.open_seconds, 300 / rate))
         log(f" rate {rate:g}/s for {seconds:g}s")
         shift = i % len(targets)
         res: dict[str, dict] = {}
