@@ -140,8 +140,6 @@ class ConsoleLog:
         for kind, text, url in self.messages:
             if kind != "error":
                 continue
-            if url.endswith("/favicon.ico"):
-                continue  # the browser's own request (admin pages name no icon), not the page's script
             if text.startswith("Failed to load resource") and any(
                 f"status of {status}" in text for status in self.expected_http_errors
             ):

@@ -31,6 +31,9 @@ def providers(operator):
 def test_dashboard_on_the_admin_index(providers, browser):
     page = browser.page
     browser.login("operator")
+    assert page.title() == "Site administration | ModelDesk admin"
+    assert page.locator("#site-name").inner_text() == "ModelDesk"
+    assert page.locator("#user-tools").get_by_role("link", name="Chat playground").get_attribute("href") == "/chat/"
     block = page.locator(".md-dashboard")
     assert block.get_by_role("heading", name="ModelDesk status").is_visible()
     providers_card = block.locator(".md-card").nth(0).inner_text()
