@@ -71,8 +71,8 @@ def _forget(future: Future) -> None:
 
 
 def _run(function: Callable[..., Any], args: tuple, kwargs: dict) -> None:
-    close_old_connections()
     try:
+        close_old_connections()
         function(*args, **kwargs)
     except Exception:
         logger.exception("Writing the request log failed")

@@ -305,11 +305,13 @@ async def astream(
 
 def complete(messages: list[dict[str, Any]] | None = None, **kwargs: Any) -> dict[str, Any]:
     """`acomplete` for sync code (not from inside a running event loop)."""
+    get_snapshot()  # built here, on this thread's connection, rather than from the loop on a helper thread
     return asyncio.run(acomplete(messages, **kwargs))
 
 
 def stream(messages: list[dict[str, Any]] | None = None, **kwargs: Any) -> Iterator[dict[str, Any]]:
     """`astream` for sync code: a generator driving its own event loop."""
+    get_snapshot()  # as in complete()
     loop = asyncio.new_event_loop()
     chunks = astream(messages, **kwargs)
     try:

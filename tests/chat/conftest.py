@@ -7,7 +7,7 @@ Why these exist:
   are `django_db(transaction=True)`: what a test writes is committed, so the server
   thread sees it (SQLite's in-memory test database is shared-cache within the process).
   Server threads close their connections after each request (CONN_MAX_AGE=0) and
-  the request-log writer's connection is closed at the end, so PostgreSQL can drop
+  helper threads' connections are closed after each test, so PostgreSQL can drop
   the test database.
 - `openai_client` / `async_openai_client`: the official SDK pointed at the gateway,
   with `max_retries=0` so a 5xx we answer is seen as is, not retried.
@@ -26,6 +26,7 @@ from typing import Any
 import openai
 import pytest
 import uvicorn
+from asgiref.sync import SyncToAsync
 from django.db import connections
 
 from chat import request_log
@@ -71,14 +72,16 @@ def gateway(django_db_setup: None, django_db_blocker: Any) -> Iterator[GatewaySe
     server.start()
     yield server
     server.stop()
-    request_log.close_connections()
 
 
 @pytest.fixture(autouse=True)
 def _request_log_written() -> Iterator[None]:
-    """Every row a test caused is written before the test's database is flushed."""
+    """Every row a test caused is written before the test's database is flushed, and no
+    helper thread keeps a connection open (PostgreSQL cannot drop a database in use):
+    the request-log writer, and asgiref's thread for `sync_to_async` outside a request."""
     yield
-    request_log.flush()
+    request_log.close_connections()
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)
 
 
 @pytest.fixture

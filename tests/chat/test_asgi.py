@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 import httpx2
 import pytest
+from django.db.backends.signals import connection_created
+
+from chat import request_log
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,3 +62,29 @@ def test_the_view_also_works_through_the_full_stack(client, chat_key, echo_model
     )
     assert response.status_code == 200
     assert response.json()["choices"][0]["message"]["content"] == "Echo: hi"
+
+
+def test_a_warm_request_makes_no_query(openai_client, openai_model, fake_upstream):
+    """Key, model and settings come from the cache and the adapter is reused: no database on the path.
+
+    Server threads close their connection at the end of each request (CONN_MAX_AGE=0 here), so a
+    query while serving would open one; only the request-log writer, off the path, may.
+    """
+    openai_client.chat.completions.create(model="fake-openai/mini", messages=HI)  # warms every cache
+    request_log.flush()
+    opened: list[str] = []
+
+    def record(sender, connection, **kwargs):
+        opened.append(threading.current_thread().name)
+
+    connection_created.connect(record)
+    try:
+        answer = openai_client.chat.completions.create(model="fake-openai/mini", messages=HI)
+        streamed = list(openai_client.chat.completions.create(model="fake-openai/mini", messages=HI, stream=True))
+        request_log.flush()
+    finally:
+        connection_created.disconnect(record)
+    assert answer.choices[0].message.content
+    assert streamed[-1].choices[0].finish_reason == "stop"
+    assert [name for name in opened if not name.startswith("chat-request-log")] == []
+    assert opened, "the log rows were written (on their own thread)"

@@ -137,3 +137,11 @@ def test_cost_needs_a_price():
     info = get_snapshot().models[model.id]
     assert request_log.cost_of(info, Usage(prompt_tokens=10, completion_tokens=10)) is None
     assert request_log.cost_of(None, Usage(prompt_tokens=10)) is None
+
+
+def test_key_use_is_recorded_off_the_request_path(openai_client, echo_model, chat_key):
+    from access.models import ApiKey
+
+    openai_client.chat.completions.create(model="echo/echo", messages=HI)
+    request_log.flush()
+    assert ApiKey.objects.get(prefix=chat_key.split("_")[1]).last_used_at is not None
