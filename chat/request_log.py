@@ -1,13 +1,16 @@
-"""Recording chat requests without slowing them: one INSERT per request, off the request's path.
+"""Recording chat requests without slowing them: rows are written off the request's path.
 
 An `Exchange` follows one request (timing, model, usage, outcome) and, when the
-answer is complete — before the last byte of a stream goes out — hands one row
+answer is complete — before the last byte of a stream goes out — hands its row
 to a single writer thread. The view never waits for the database, and the
 writer's own connection never shares a transaction with a request. `flush()`
 waits for every row handed over so far (tests, and commands before they exit).
 
-The writer is a one-thread pool: rows are written in order, one connection is
-used, and SQLite sees one writer. Like a request, each write starts with
+The writer is one thread: rows are written in order, one connection is used, and
+SQLite sees one writer. When requests come faster than single INSERTs, the rows
+waiting are written together (one multi-row INSERT per batch); past
+`MAX_BACKLOG` waiting rows, new rows are dropped with a warning rather than
+letting memory grow. Like a request, each run starts with
 `close_old_connections()` so the thread's connection honours `CONN_MAX_AGE`
 and health checks. Tests that read rows must use `transaction=True` (the writer
 cannot see, and must not wait for, a test's open transaction).
@@ -39,6 +42,13 @@ logger = logging.getLogger(__name__)
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chat-request-log")
 _pending: set[Future] = set()
 _lock = threading.Lock()
+#: Rows waiting for the writer, and whether a drain is scheduled or running.
+_rows: list[dict[str, Any]] = []
+_draining = False
+_dropped = 0
+#: Rows written per INSERT at most, and rows allowed to wait before new ones are dropped.
+BATCH_SIZE = 200
+MAX_BACKLOG = 20_000
 MILLION = Decimal(1_000_000)
 #: Longest error message kept in a row.
 MAX_ERROR_MESSAGE = 2000
@@ -96,15 +106,51 @@ def close_connections() -> None:
     _executor.submit(connections.close_all).result(timeout=10)
 
 
-def _insert(values: dict[str, Any]) -> None:
+def record(values: dict[str, Any]) -> None:
+    """Queue one row; the writer thread inserts it (with the others waiting, if any)."""
+    global _draining, _dropped
+    with _lock:
+        if len(_rows) >= MAX_BACKLOG:
+            _dropped += 1
+            if _dropped % 1000 == 1:
+                logger.warning("Request log backlog full (%d rows): %d row(s) dropped so far.", MAX_BACKLOG, _dropped)
+            return
+        _rows.append(values)
+        if _draining:
+            return
+        _draining = True
+    submit(_drain)
+
+
+def _drain() -> None:
+    """Write waiting rows, batch after batch, until none is left."""
+    global _draining
+    while True:
+        with _lock:
+            batch = _rows[:BATCH_SIZE]
+            del _rows[:BATCH_SIZE]
+            if not batch:
+                _draining = False
+                return
+        try:
+            _write(batch)
+        except Exception:
+            logger.exception("Writing %d request log row(s) failed", len(batch))
+
+
+def _write(batch: list[dict[str, Any]]) -> None:
     from chat.models import RequestLog
 
     try:
-        RequestLog.objects.create(**values)
+        RequestLog.objects.bulk_create([RequestLog(**values) for values in batch])
     except IntegrityError:
-        # The provider, model or key was deleted while the request ran: keep the row, drop the links.
-        values.update(provider_id=None, model_id=None, api_key_id=None, user_id=None)
-        RequestLog.objects.create(**values)
+        for values in batch:
+            try:
+                RequestLog.objects.create(**values)
+            except IntegrityError:
+                # The provider, model or key was deleted while the request ran: keep the row, drop the links.
+                values.update(provider_id=None, model_id=None, api_key_id=None, user_id=None)
+                RequestLog.objects.create(**values)
 
 
 class Exchange:
@@ -208,4 +254,4 @@ class Exchange:
             "request_content": self.request_content if self.log_content else None,
             "response_content": answer if self.log_content else "",
         }
-        submit(_insert, values)
+        record(values)

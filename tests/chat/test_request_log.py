@@ -145,3 +145,28 @@ def test_key_use_is_recorded_off_the_request_path(openai_client, echo_model, cha
     openai_client.chat.completions.create(model="echo/echo", messages=HI)
     request_log.flush()
     assert ApiKey.objects.get(prefix=chat_key.split("_")[1]).last_used_at is not None
+
+
+def _values(**fields):
+    return {"status_code": 200, "latency_ms": 1.0, "model_name": "echo/echo", **fields}
+
+
+def test_a_burst_is_written_in_batches_and_completely(echo_model):
+    for number in range(450):
+        request_log.record(_values(request_id=f"chatcmpl-{number}"))
+    rows = _rows()
+    assert len(rows) == 450
+    assert [row.request_id for row in rows] == [f"chatcmpl-{number}" for number in range(450)]
+
+
+def test_a_row_whose_links_vanished_is_kept_without_them(echo_model):
+    request_log.record(_values(request_id="good", model_id=echo_model.id, provider_id=echo_model.provider_id))
+    request_log.record(_values(request_id="orphan", model_id=echo_model.id + 1000, provider_id=echo_model.provider_id))
+    good, orphan = _rows()
+    assert (good.request_id, good.model_id) == ("good", echo_model.id)
+    assert (orphan.request_id, orphan.model_id, orphan.provider_id, orphan.model_name) == (
+        "orphan",
+        None,
+        None,
+        "echo/echo",
+    )
