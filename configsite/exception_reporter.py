@@ -14,11 +14,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.utils.datastructures import MultiValueDict
 from django.views.debug import SafeExceptionReporterFilter
 
 from providers.adapters.errors import scrub
+
+#: Nesting shown in a report; deeper (or self-containing) values are replaced.
+MAX_DEPTH = 20
 
 
 class SecretsExceptionReporterFilter(SafeExceptionReporterFilter):
@@ -28,18 +32,22 @@ class SecretsExceptionReporterFilter(SafeExceptionReporterFilter):
         # Django turns its filter off with DEBUG on; a key on a developer's screen is still a leaked key.
         return True
 
-    def cleanse(self, name: str, value: Any) -> Any:
+    def cleanse(self, name: str, value: Any, depth: int = 0) -> Any:
         """`value` with secret-looking names replaced (recursively) and key-shaped strings redacted."""
-        value = self.cleanse_setting(name, value)
+        if name and (name == settings.SESSION_COOKIE_NAME or self.hidden_settings.search(name)):
+            return self.cleansed_substitute
         if isinstance(value, str):
             return scrub(value)
+        if not isinstance(value, MultiValueDict | dict | list | tuple):
+            return value
+        if depth >= MAX_DEPTH:  # a structure that contains itself, or absurdly deep: not shown
+            return self.cleansed_substitute
         if isinstance(value, MultiValueDict):
-            return {key: self.cleanse(str(key), value.getlist(key)) for key in value}
+            return {key: self.cleanse(str(key), value.getlist(key), depth + 1) for key in value}
         if isinstance(value, dict):
-            return {key: self.cleanse(str(key), item) for key, item in value.items()}
-        if isinstance(value, list | tuple):
-            return type(value)(self.cleanse("", item) for item in value)
-        return value
+            return {key: self.cleanse(str(key), item, depth + 1) for key, item in value.items()}
+        items = [self.cleanse("", item, depth + 1) for item in value]
+        return items if isinstance(value, list) else tuple(items)
 
     def get_post_parameters(self, request: HttpRequest | None) -> Any:
         parameters = super().get_post_parameters(request)

@@ -183,3 +183,18 @@ def test_the_debug_error_page_hides_keys_in_locals_and_post(settings):
     text = page.content.decode()
     assert "provider_create" in text and "Leaky" in text  # the page does show the frames and the POST
     assert OPENAI_SECRET not in text
+
+
+def test_the_debug_error_page_survives_odd_locals(settings):
+    """The filter walks locals: a structure that contains itself, or a key under an innocent name."""
+    settings.DEBUG = True
+    loop: dict[str, Any] = {"note": f"Bearer {OPENAI_SECRET}"}
+    loop["self"] = loop
+    innocent = ["header", ("nested", OPENAI_SECRET)]
+    try:
+        raise RuntimeError(f"boom with {len(loop)} {len(innocent)}")
+    except RuntimeError:
+        page = technical_500_response(RequestFactory().get("/"), *sys.exc_info())
+    text = page.content.decode()
+    assert "boom with 2 2" in text and "innocent" in text
+    assert OPENAI_SECRET not in text
