@@ -69,7 +69,7 @@ class Prepared:
 def _resolve(model_string: str | None, snapshot: ConfigSnapshot) -> ModelInfo:
     """`resolve_model`, with the reason when the named provider exists but cannot serve."""
     try:
-        return resolve_model(model_string)
+        return resolve_model(model_string, snapshot=snapshot)
     except InvalidModel:
         slug, sep, rest = (model_string or "").partition("/")
         provider = snapshot.provider_by_slug.get(slug) if sep else None

@@ -17,7 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from providers.exceptions import AmbiguousModel, Conflict, InvalidModel, ProviderHasModels
 from providers.models import Provider, ProviderModel, RuntimeSetting
 from providers.runtime import clean_setting, clean_settings
-from providers.snapshot import ModelInfo, get_snapshot, invalidate
+from providers.snapshot import ConfigSnapshot, ModelInfo, get_snapshot, invalidate
 
 logger = logging.getLogger(__name__)
 
@@ -282,17 +282,19 @@ def runtime_setting_set(*, key: str, value: Any) -> RuntimeSetting:
     return setting
 
 
-def resolve_model(model_string: str | None, *, allow_default: bool = True) -> ModelInfo:
+def resolve_model(
+    model_string: str | None, *, allow_default: bool = True, snapshot: ConfigSnapshot | None = None
+) -> ModelInfo:
     """Find the servable model a model string names (SPEC §4), from the cached snapshot.
 
     `provider/model` (model id or alias), or unprefixed (model id or alias across
     active providers; ambiguous → error listing the candidates), or empty → the
-    default model.
+    default model. A caller that already holds the snapshot passes it (one cache read less).
     """
     if model_string is not None and not isinstance(model_string, str):
         raise InvalidModel(f"Invalid model: {model_string!r} (a model string is expected)")
     model_string = (model_string or "").strip()
-    snapshot = get_snapshot()
+    snapshot = snapshot or get_snapshot()
     if not model_string:
         default = snapshot.default_model if allow_default else None
         if default is None:
