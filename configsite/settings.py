@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "servestatic",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -204,7 +205,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
-        # The SDKs' HTTP client logs a line per upstream request at INFO; keep commands' stderr readable.
+        # The SDKs log a line per upstream request and retry at INFO; keep commands' stderr readable.
         "httpx2": {"level": env.str("HTTP_LOG_LEVEL", default="WARNING")},
+        "openai": {"level": env.str("HTTP_LOG_LEVEL", default="WARNING")},
+        "anthropic": {"level": env.str("HTTP_LOG_LEVEL", default="WARNING")},
     },
 }
