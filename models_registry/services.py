@@ -99,6 +99,8 @@ def test_connection(provider: Provider | ProviderInfo | int) -> dict[str, Any]:
     started = time.perf_counter()
 
     async def check(adapter: ProviderAdapter) -> str | None:
+        nonlocal started
+        started = time.perf_counter()  # the round trip only, not loading the adapter's SDK
         try:
             await adapter.list_models()
         except NotFoundError:
