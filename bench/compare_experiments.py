@@ -50,11 +50,20 @@ def main() -> int:
                 "bench.experiment_asgi:application",
             ).start(timeout=300)
             targets.append(
-                measure.Target(variant, f"{server.base}/v1/chat/completions", f"bench-fast/{UPSTREAM_MODEL}", stack.key)
+                measure.Target(
+                    variant,
+                    f"{server.base}/v1/chat/completions",
+                    f"bench-fast/{UPSTREAM_MODEL}",
+                    stack.key,
+                    server=server,
+                )
             )
         for t in targets:  # warm-up
             measure.loadgen(t.url, body=t.body_file(args.stream), auth=t.auth, connections=4, requests=200, seconds=60)
-        rows = ["| variant | c | req/s | p50 ms | p99 ms | errors |", "|---|---|---|---|---|---|"]
+        rows = [
+            "| variant | c | req/s | p50 ms | p99 ms | server CPU ms/req | errors |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for conns in args.concurrency or [1, 16]:
             log(f"c={conns}")
             results = alternate(
@@ -67,6 +76,7 @@ def main() -> int:
                 rows.append(
                     f"| {name} | {conns} | {with_spread([r.get('rps') for r in res], 1)} | "
                     f"{with_spread([r.get('p50') for r in res], 3)} | {with_spread([r.get('p99') for r in res], 2)} | "
+                    f"{with_spread([r.get('cpu_ms') for r in res], 3)} | "
                     f"{sum(int(r.get('errors') or 0) for r in res)} |"
                 )
         print("\n".join(rows))

@@ -279,7 +279,12 @@ async def open_loop(target: Target, rate: float, duration: float, max_conns: int
         tasks.add(task)
         task.add_done_callback(tasks.discard)
     if tasks:
-        await asyncio.wait(tasks, timeout=timeout + 1)
+        await asyncio.wait(set(tasks), timeout=timeout + 1)
+    unfinished = [task for task in tasks if not task.done()]
+    for task in unfinished:
+        task.cancel()
+    if unfinished:  # still queued or in flight at the bound: failures, not silently dropped
+        stats.errors["unfinished"] = len(unfinished)
     for conn in idle:
         conn.close()
     return stats

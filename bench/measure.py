@@ -10,8 +10,9 @@ import json
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.servers import PYTHON, ROOT, VAR
 
@@ -27,6 +28,8 @@ class Target:
     url: str
     model: str
     auth: str = ""
+    #: the bench.servers.Server answering, for its CPU time per request
+    server: Any = field(default=None, compare=False, repr=False)
 
     def body_file(self, stream: bool) -> Path:
         body = {

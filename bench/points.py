@@ -19,7 +19,7 @@ LITELLM_REFERENCE_RPS = {False: 250.0, True: 148.0}
 
 
 def _rps_table(results: dict[str, list[dict]]) -> list[list[str]]:
-    rows = [["target", "requests", "errors", "req/s median (min–max)", "p50 ms", "p99 ms"]]
+    rows = [["target", "requests", "errors", "req/s median (min–max)", "p50 ms", "p99 ms", "server CPU ms/req"]]
     for name, res in results.items():
         rows.append(
             [
@@ -29,6 +29,7 @@ def _rps_table(results: dict[str, list[dict]]) -> list[list[str]]:
                 with_spread([r.get("rps") for r in res], 1),
                 with_spread([r.get("p50") for r in res], 3),
                 with_spread([r.get("p99") for r in res], 2),
+                with_spread([r.get("cpu_ms") for r in res], 3),
             ]
         )
     return rows
@@ -65,7 +66,7 @@ def latency(stack: Stack, cfg: Config, log: Log) -> Point:
 
 def throughput(stack: Stack, cfg: Config, log: Log) -> Point:
     point = Point("throughput", "Throughput at concurrency 16 and 32 (non-streamed and streamed)")
-    header = ["mode", "c", "target", "requests", "errors", "req/s median (min–max)", "p50 ms", "p99 ms"]
+    header = ["mode", "c", "target", "requests", "errors", "req/s median (min–max)", "p50 ms", "p99 ms", "CPU ms/req"]
     point.table = [header]
     for stream in (False, True):
         for conns in (16, 32):

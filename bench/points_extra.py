@@ -62,10 +62,10 @@ def registry(stack: Stack, cfg: Config, log: Log) -> Point:
     server = uvicorn_server("registry", {**env, "BENCH_BARE_PAYLOAD": str(payload)}, cfg.workers).start()
     try:
         targets = [
-            Target("registry", server.base + REGISTRY_PATH, "", key),
-            Target("bare-json (same payload)", server.base + "/bench/bare-json", ""),
-            Target("bare-bytes (same payload, pre-rendered)", server.base + "/bench/bare-bytes", ""),
-            Target("bare-tiny", server.base + "/bench/bare-tiny", ""),
+            Target("registry", server.base + REGISTRY_PATH, "", key, server=server),
+            Target("bare-json (same payload)", server.base + "/bench/bare-json", "", server=server),
+            Target("bare-bytes (same payload, pre-rendered)", server.base + "/bench/bare-bytes", "", server=server),
+            Target("bare-tiny", server.base + "/bench/bare-tiny", "", server=server),
         ]
         for t in targets:  # warm every worker's caches
             measure.get_closed(t.url, connections=4, seconds=1, auth=t.auth)
@@ -80,7 +80,7 @@ def registry(stack: Stack, cfg: Config, log: Log) -> Point:
     finally:
         server.stop()
     point.raw["throughput"] = results
-    point.table = [["target (c=16)", "requests", "errors", "req/s median (min–max)", "p50 ms", "p99 ms"]]
+    point.table = [["target (c=16)", "requests", "errors", "req/s median (min–max)", "p50 ms", "p99 ms", "CPU ms/req"]]
     for name, res in results.items():
         point.table.append(
             [
@@ -90,6 +90,7 @@ def registry(stack: Stack, cfg: Config, log: Log) -> Point:
                 with_spread([r.get("rps") for r in res], 1),
                 with_spread([r.get("p50") for r in res], 3),
                 with_spread([r.get("p99") for r in res], 2),
+                with_spread([r.get("cpu_ms") for r in res], 3),
             ]
         )
     ours = med([r.get("rps") for r in results["registry"]])

@@ -78,7 +78,9 @@ def render(cfg: Config, points: list[Point], info: dict[str, str], commands: lis
         f"- **Result**: {passed} passed, {failed} failed, {unknown} not measured",
         "",
         "The machine is shared (2 cores; load generator, upstream and servers on the same cores), so absolute "
-        "figures are noisy; the comparisons within one run are what the targets are about.",
+        'figures are noisy; the comparisons within one run are what the targets are about. "CPU ms/req" is '
+        "the CPU time the answering server (all its processes) spent per answered request during the "
+        "measurement: it depends little on how busy the machine is, and shows each system's cost per request.",
         "",
         "## Summary",
         "",

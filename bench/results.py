@@ -64,15 +64,19 @@ def alternate(
     for r in range(rounds):
         shift = r % len(targets)
         for target in targets[shift:] + targets[:shift]:
+            cpu_before = target.server.cpu_seconds() if target.server is not None else None
             try:
                 res = measure(target)
             except Exception as exc:  # a failing target is recorded, the others still run
                 res = {"requests": 0, "errors": 1, "error_kinds": {"harness": str(exc)[:300]}, "rps": 0.0}
+            if cpu_before is not None and res.get("requests"):
+                # the server's own CPU per answered request: stable even when the machine is busy
+                res["cpu_ms"] = (target.server.cpu_seconds() - cpu_before) * 1000 / res["requests"]
             results[target.name].append(res)
             log(
                 f"  round {r + 1}/{rounds} {target.name:13s} rps={res.get('rps', 0):>9,.1f} "
                 f"p50={fmt(res.get('p50'), 3)}ms p99={fmt(res.get('p99'), 3)}ms "
-                f"ttfb50={fmt(res.get('ttfb_p50'), 3)} errors={res.get('errors')}"
+                f"ttfb50={fmt(res.get('ttfb_p50'), 3)} cpu/req={fmt(res.get('cpu_ms'), 3)}ms errors={res.get('errors')}"
             )
     return results
 

@@ -22,7 +22,7 @@ if __package__ in (None, ""):  # `python bench/run.py`
 from bench import config as bench_config
 from bench import measure, points, points_extra, report
 from bench.results import Point
-from bench.servers import VAR, install_cleanup, stop_all
+from bench.servers import ROOT, VAR, install_cleanup, stop_all
 from bench.stack import Stack, ensure_litellm, litellm_server, litellm_version
 
 POINTS = {
@@ -66,10 +66,13 @@ def warm_up(stack: Stack) -> None:
 
 def commands(stack: Stack) -> list[str]:
     lines = ["make bench                    # full run (~15 min); BENCH_QUICK=1 make bench (~2 min)"]
-    lines += [" ".join(s.cmd) for s in stack.upstreams.values()]
-    for server in (stack.ours, stack.litellm, stack.floor):
+    servers = [*stack.upstreams.values(), stack.ours, stack.litellm, stack.floor]
+    for server in servers:
         if server is not None:
-            lines.append(" ".join(server.cmd))
+            cmd = " ".join(server.cmd).replace(str(ROOT) + "/", "")
+            settings = server.env.get("DJANGO_SETTINGS_MODULE")
+            lines.append(f"# {server.name}" + (f" (DJANGO_SETTINGS_MODULE={settings})" if settings else ""))
+            lines.append(cmd)
     lines.append(
         "ours: DEBUG=false DATABASE_URL=<bench db> CACHE_URL=<BENCH_CACHE_URL> SECRET_KEY=… FIELD_ENCRYPTION_KEYS=…"
     )

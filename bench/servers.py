@@ -99,6 +99,13 @@ class Server:
                 pids.append(int(entry.name))
         return sorted(pids) or [self.proc.pid]
 
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the server process and its workers (a robust cost on a busy machine)."""
+        if self.proc is None:
+            return 0.0
+        pids = {self.proc.pid, *self.worker_pids()}
+        return sum(_cpu_ticks(pid) for pid in pids) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.proc is None:
             return
@@ -117,6 +124,14 @@ class Server:
         if self in _running:
             _running.remove(self)
         self.proc = None
+
+
+def _cpu_ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime + stime of the process
 
 
 def rss_kib(pid: int) -> int | None:

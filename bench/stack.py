@@ -176,15 +176,31 @@ class Stack:
     def targets(self, upstream: str = "bench-fast", floor: bool = False) -> list[Target]:
         """upstream alone, ours, LiteLLM (when running), the bare Django floor (when asked)."""
         up = self.upstreams[upstream]
-        found = [Target("upstream", f"{up.base}/v1/chat/completions", UPSTREAM_MODEL)]
+        found = [Target("upstream", f"{up.base}/v1/chat/completions", UPSTREAM_MODEL, server=up)]
         if self.ours is not None:
             found.append(
-                Target("modeldesk", f"{self.ours.base}/v1/chat/completions", f"{upstream}/{UPSTREAM_MODEL}", self.key)
+                Target(
+                    "modeldesk",
+                    f"{self.ours.base}/v1/chat/completions",
+                    f"{upstream}/{UPSTREAM_MODEL}",
+                    self.key,
+                    server=self.ours,
+                )
             )
         if self.litellm is not None:
-            found.append(Target("litellm", f"{self.litellm.base}/v1/chat/completions", upstream, LITELLM_MASTER_KEY))
+            found.append(
+                Target(
+                    "litellm",
+                    f"{self.litellm.base}/v1/chat/completions",
+                    upstream,
+                    LITELLM_MASTER_KEY,
+                    server=self.litellm,
+                )
+            )
         if floor and self.floor is not None and upstream == "bench-fast":
-            found.append(Target("django-floor", f"{self.floor.base}/bench/passthrough", UPSTREAM_MODEL))
+            found.append(
+                Target("django-floor", f"{self.floor.base}/bench/passthrough", UPSTREAM_MODEL, server=self.floor)
+            )
         return found
 
     def start_upstreams(self) -> None:
