@@ -226,7 +226,9 @@ def set_default_model(*, model: ProviderModel | int) -> ProviderModel:
         with transaction.atomic():
             _lock_default_switch()
             try:
-                target = ProviderModel.objects.select_for_update().select_related("provider").get(pk=pk)
+                # Lock the model row only: a provider change (the admin's provider page with its
+                # inline models) holds the provider row and then waits for the lock taken above.
+                target = ProviderModel.objects.select_for_update(of=("self",)).select_related("provider").get(pk=pk)
             except ProviderModel.DoesNotExist as exc:
                 raise ValidationError({"model": [f"No model with id {pk}."]}) from exc
             if not target.is_enabled:

@@ -226,3 +226,66 @@ def test_concurrent_switches_through_every_path_at_once(models, tmp_path):
     builders = {name: _build(name, models, threads, tmp_path) for name in PATHS}
     switches = [builders[PATHS[i % len(PATHS)]] for i in range(max(threads, len(PATHS)))]
     race(switches, models, rounds=3)
+
+
+def test_the_provider_page_saving_its_models_while_switches_run(models):
+    """The admin's provider page saves the provider, then its inline models (one of them perhaps the
+    default, disabled) in one transaction, while other admins switch the default through the API.
+
+    Never two defaults, never a disabled one, every save and switch answered (no deadlock error).
+    """
+    from tests.providers.test_admin import change_form_data
+
+    provider = models[0].provider
+    threads = _threads()
+    api = api_path(models, threads)
+    user = factories.make_user("page-admin", staff=True)
+    page = Client()
+    page.force_login(user)
+    url = reverse("admin:providers_provider_change", args=[provider.pk])
+    start = threading.Barrier(threads + 1)
+    errors: list[BaseException] = []
+    observations: list[tuple[int, int]] = []
+
+    def save_page() -> None:
+        try:
+            start.wait(timeout=DEADLINE_SECONDS)
+            for step in range(6):
+                provider.refresh_from_db()
+                off = f"models-{step % len(models)}-is_enabled"
+                data = change_form_data(provider, name=f"Race {step}", **{off: None})
+                response = page.post(url, data)
+                assert response.status_code == 302, response.status_code
+                observations.append(
+                    (_count_defaults(), ProviderModel.objects.filter(is_default=True, is_enabled=False).count())
+                )
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def switch(index: int) -> None:
+        try:
+            start.wait(timeout=DEADLINE_SECONDS)
+            for step in range(3):
+                target = models[(index + step) % len(models)]
+                try:
+                    api(index, target)
+                except AssertionError as exc:  # a disabled target is a clean 400 here
+                    if "400" not in str(exc):
+                        raise
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    workers = [threading.Thread(target=save_page, daemon=True)]
+    workers += [threading.Thread(target=switch, args=(i,), daemon=True) for i in range(threads)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join(timeout=DEADLINE_SECONDS)
+    assert not [t for t in workers if t.is_alive()], "deadlock?"
+    assert not errors, f"unexpected exceptions: {errors!r}"
+    assert all(defaults <= 1 and disabled == 0 for defaults, disabled in observations), observations
+    assert _count_defaults() <= 1
