@@ -118,10 +118,10 @@ def provider_update(*, provider: Provider, **data: Any) -> Provider:
         data.pop("api_key", None)
     if "extra_headers" in data:
         data["extra_headers"] = validate_extra_headers(data["extra_headers"])
-    if data.get("is_enabled") is False:
-        # Disabling may drop the default: take the default-switch lock before any row lock,
-        # in the same order as set_default_model, so the two can never deadlock.
-        _lock_default_switch()
+    # The default-switch lock before any row lock, always: disabling may drop the default, and a
+    # caller's transaction (the admin's provider page) may go on to change its models, which takes
+    # this lock; taken after the row lock, a concurrent switch waiting for that row deadlocks.
+    _lock_default_switch()
     provider = Provider.objects.select_for_update().get(pk=provider.pk)
     for name, value in data.items():
         setattr(provider, name, value)
@@ -152,6 +152,9 @@ def model_create(*, provider: Provider, **data: Any) -> ProviderModel:
     if "capabilities" in data:
         data["capabilities"] = normalize_capabilities(data["capabilities"])
         data.setdefault("capabilities_source", "declared")
+    # The insert share-locks the provider row (foreign key) before set_default_model would take
+    # this lock, while a provider_update holding it waits for that row: take it first.
+    _lock_default_switch()
     model = ProviderModel(provider=provider, **data)
     _save(model)
     if make_default:
@@ -166,8 +169,9 @@ def model_update(*, model: ProviderModel, **data: Any) -> ProviderModel:
     if "capabilities" in data:
         data["capabilities"] = normalize_capabilities(data["capabilities"])
         data.setdefault("capabilities_source", "declared")
-    if make_default is not None or data.get("is_enabled") is False:
-        _lock_default_switch()  # before the row lock, in set_default_model's order
+    # Before the row lock, in set_default_model's order, always (see provider_update): a page that
+    # saves several models in one transaction must hold it before the first model's row lock.
+    _lock_default_switch()
     model = ProviderModel.objects.select_for_update().select_related("provider").get(pk=model.pk)
     for name, value in data.items():
         setattr(model, name, value)

@@ -230,7 +230,8 @@ def test_concurrent_switches_through_every_path_at_once(models, tmp_path):
 
 def test_the_provider_page_saving_its_models_while_switches_run(models):
     """The admin's provider page saves the provider, then its inline models (one of them perhaps the
-    default, disabled) in one transaction, while other admins switch the default through the API.
+    default, disabled) in one transaction, while other admins switch the default and enable or
+    disable models through the API.
 
     Never two defaults, never a disabled one, every save and switch answered (no deadlock error).
     """
@@ -264,7 +265,11 @@ def test_the_provider_page_saving_its_models_while_switches_run(models):
         finally:
             connections.close_all()
 
+    _, raw = factories.make_api_key(scopes=("admin",))
+
     def switch(index: int) -> None:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
         try:
             start.wait(timeout=DEADLINE_SECONDS)
             for step in range(3):
@@ -274,6 +279,9 @@ def test_the_provider_page_saving_its_models_while_switches_run(models):
                 except AssertionError as exc:  # a disabled target is a clean 400 here
                     if "400" not in str(exc):
                         raise
+                # And a model enabled or disabled through the API (a write that may drop the default).
+                toggled = client.patch(f"/api/config/models/{target.pk}/", {"is_enabled": step % 2 == 1}, format="json")
+                assert toggled.status_code in (200, 409), (toggled.status_code, toggled.content)
         except BaseException as exc:
             errors.append(exc)
         finally:
