@@ -212,7 +212,8 @@ def model_delete(*, model: ProviderModel) -> None:
 
 
 def _lock_default_switch() -> None:
-    """Serialize default switches. SQLite already serializes writers (BEGIN IMMEDIATE)."""
+    """Serialize default switches and the provider/model writes that may drop the default; every
+    writer takes it before any row lock. SQLite already serializes writers (BEGIN IMMEDIATE)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [DEFAULT_LOCK_ID])
