@@ -56,6 +56,8 @@ class GatewayHandler(ASGIHandler):
 def with_gateway_fast_path(application: Any) -> Any:
     """Wrap Django's ASGI application so the chat endpoint skips the middleware stack.
 
+    Every HTTP path gets the request body ceiling (MAX_BODY_BYTES) before Django reads it.
+
     The adapters (and so the vendor SDKs, seconds of imports) are loaded here, at
     server start, rather than by the first request.
     """
@@ -75,6 +77,12 @@ def with_gateway_fast_path(application: Any) -> Any:
                     return
                 await gateway(scope, _capped(receive), send)
                 return
+            # Every other path (admin, /api) gets the same ceiling: Django would spool any size.
+            if _declared_length(scope) > MAX_BODY_BYTES:
+                await _too_large(send)
+                return
+            await application(scope, _capped(receive), send)
+            return
         await application(scope, receive, send)
 
     return app

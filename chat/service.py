@@ -66,6 +66,15 @@ class Prepared:
     created: int
 
 
+#: What the operator can do about each reason a provider cannot be called.
+_REMEDY = {
+    "key cannot be decrypted": (
+        " (FIELD_ENCRYPTION_KEYS cannot decrypt the stored key: restore that key or set a new key)"
+    ),
+    "no API key": " (set one in the admin or in the provider's <SLUG>_API_KEY variable)",
+}
+
+
 def _resolve(model_string: str | None, snapshot: ConfigSnapshot) -> ModelInfo:
     """`resolve_model`, with the reason when the named provider exists but cannot serve."""
     try:
@@ -86,7 +95,8 @@ def _resolve(model_string: str | None, snapshot: ConfigSnapshot) -> ModelInfo:
                 f"Invalid model: {model_string} (provider {slug} is disabled).", param="model"
             ) from None
         raise ConfigurationError(
-            f"Provider {slug} cannot be called: {provider.inactive_reason}. Nothing was sent upstream.",
+            f"Provider {slug} cannot be called: {provider.inactive_reason}"
+            f"{_REMEDY.get(provider.inactive_reason, '')}. Nothing was sent upstream.",
             provider=slug,
         ) from None
 
