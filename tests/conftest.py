@@ -7,7 +7,7 @@ from django.core.cache import cache
 
 from providers import snapshot
 
-pytest_plugins = ["tests.fake_upstream.fixtures"]
+pytest_plugins = ["tests.fake_upstream.fixtures", "tests.live_gateway"]
 
 
 @pytest.fixture(autouse=True)

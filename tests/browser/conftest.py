@@ -2,8 +2,8 @@
 
 Why these exist:
 - `asgi_live_server`: the gateway streams Server-Sent Events, which needs the real
-  ASGI stack (pytest-django's `live_server` is WSGI). uvicorn serves
-  `configsite.asgi.application` from a thread, once per session. Tests that use it
+  ASGI stack (pytest-django's `live_server` is WSGI): the session's `gateway`
+  (tests/live_gateway.py), uvicorn serving `configsite.asgi.application`. Tests that use it
   are `django_db(transaction=True)`, so what a test writes is committed and seen by
   the server's threads (tests/settings.py puts SQLite's test database in a file, so
   every connection of the process sees the same database; PostgreSQL just works).
@@ -19,9 +19,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,11 +26,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-import uvicorn
 from django.conf import settings
 from django.db import connections
 
 from chat import request_log
+from tests.live_gateway import GatewayServer
 
 T = TypeVar("T")
 
@@ -61,36 +58,6 @@ def find_chromium() -> str | None:
     return None
 
 
-class AsgiLiveServer:
-    """`configsite.asgi.application` under uvicorn in a daemon thread on 127.0.0.1 (a free port)."""
-
-    def __init__(self) -> None:
-        from configsite.asgi import application
-
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.socket.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
-        config = uvicorn.Config(
-            application, http="h11", ws="none", lifespan="off", log_level="warning", timeout_graceful_shutdown=2
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the live ASGI server did not start")
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=5)
-        self.socket.close()
-
-
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     path = find_chromium()
@@ -100,16 +67,9 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="session")
-def asgi_live_server(django_db_setup: None, django_db_blocker: Any) -> Iterator[AsgiLiveServer]:
-    """The project served by uvicorn for the whole session (see the module docstring)."""
-    # Server threads close their connection after each request, so none is left open
-    # when the test database is flushed or dropped (PostgreSQL refuses to drop a database in use).
-    for alias in connections:
-        connections[alias].settings_dict["CONN_MAX_AGE"] = 0
-    server = AsgiLiveServer()
-    server.start()
-    yield server
-    server.stop()
+def asgi_live_server(gateway: GatewayServer) -> Iterator[GatewayServer]:
+    """The project under uvicorn, shared with the chat tests (tests/live_gateway.py)."""
+    yield gateway
     request_log.close_connections()
 
 
@@ -240,7 +200,7 @@ def playwright_thread(chromium_path: str) -> Iterator[PlaywrightThread]:
 
 
 @pytest.fixture
-def browser(playwright_thread: PlaywrightThread, asgi_live_server: AsgiLiveServer) -> Iterator[Browser]:
+def browser(playwright_thread: PlaywrightThread, asgi_live_server: GatewayServer) -> Iterator[Browser]:
     """A fresh browser context (own cookies and storage, desktop viewport) for one test.
 
     The test body runs on the Playwright thread; JavaScript errors fail the test.

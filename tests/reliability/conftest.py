@@ -1,8 +1,8 @@
 """Fixtures of the reliability and security suite (issue 6).
 
-The live gateway (uvicorn in a thread), the `openai` SDK clients and the fake
-upstream come from the chat tests' fixtures, re-exported here so this folder
-drives the same real stack; only what the suite adds is defined below.
+The live gateway (uvicorn in a thread) and the `openai` SDK clients come from
+tests/live_gateway.py and the fake upstream from tests/fake_upstream/, so this
+folder drives the same real stack; only what the suite adds is defined below.
 """
 
 from __future__ import annotations
@@ -13,18 +13,17 @@ import pytest
 
 from providers.models import Provider
 from tests import factories
-from tests.chat.conftest import (  # noqa: F401  (fixtures, used by name)
-    _request_log_written,
-    chat_key,
-    echo_model,
-    gateway,
-    openai_client,
-)
+from tests.chat.conftest import echo_model  # noqa: F401  (a fixture, used by name)
 
 #: Keys planted in providers: no response, page, log record, export or error may show them.
 OPENAI_SECRET = "sk-proj-PLANTED-openai-7f3a9c21d4e5b6a8"
 ANTHROPIC_SECRET = "sk-ant-PLANTED-anthropic-2b9e4d7c1a0f3e6d"
 SECRETS = (OPENAI_SECRET, ANTHROPIC_SECRET)
+
+
+@pytest.fixture(autouse=True)
+def _rows_written(_request_log_written: None) -> None:
+    """Request-log rows written and helper connections closed before each test's flush."""
 
 
 def leaked(text: str | bytes, *extra: str) -> list[str]:
