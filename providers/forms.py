@@ -143,23 +143,8 @@ class ProviderModelAdminForm(forms.ModelForm):
 
     class Meta:
         model = ProviderModel
-        fields = [
-            "provider",
-            "name",
-            "model_id",
-            "alias",
-            "is_enabled",
-            "capabilities",
-            "capabilities_source",
-            "context_window",
-            "max_output_tokens",
-            "input_price_per_mtok",
-            "output_price_per_mtok",
-            "sort_order",
-            "status",
-            "status_detail",
-            "is_listed_upstream",
-        ]
+        # `last_checked_at` is set by discovery only.
+        fields = ["provider", *(name for name in services.MODEL_FIELDS if name != "last_checked_at")]
         help_texts = {
             "capabilities": 'JSON object, e.g. {"vision": true, "tools": true, "thinking": "budget"}; '
             'a list such as ["vision", "tools"] is converted.',

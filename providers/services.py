@@ -21,40 +21,37 @@ from providers.snapshot import ConfigSnapshot, ModelInfo, get_snapshot, invalida
 
 logger = logging.getLogger(__name__)
 
-PROVIDER_FIELDS = frozenset(
-    {
-        "name",
-        "slug",
-        "kind",
-        "base_url",
-        "api_key",
-        "organization",
-        "api_version",
-        "image_url",
-        "is_enabled",
-        "timeout_seconds",
-        "max_retries",
-        "extra_headers",
-    }
+#: The writable fields, in display order: forms, serializers and the YAML schema take theirs from here.
+PROVIDER_FIELDS: tuple[str, ...] = (
+    "name",
+    "slug",
+    "kind",
+    "base_url",
+    "api_key",
+    "organization",
+    "api_version",
+    "image_url",
+    "is_enabled",
+    "timeout_seconds",
+    "max_retries",
+    "extra_headers",
 )
-MODEL_FIELDS = frozenset(
-    {
-        "name",
-        "model_id",
-        "alias",
-        "is_enabled",
-        "capabilities",
-        "capabilities_source",
-        "context_window",
-        "max_output_tokens",
-        "input_price_per_mtok",
-        "output_price_per_mtok",
-        "sort_order",
-        "status",
-        "status_detail",
-        "last_checked_at",
-        "is_listed_upstream",
-    }
+MODEL_FIELDS: tuple[str, ...] = (
+    "name",
+    "model_id",
+    "alias",
+    "is_enabled",
+    "capabilities",
+    "capabilities_source",
+    "context_window",
+    "max_output_tokens",
+    "input_price_per_mtok",
+    "output_price_per_mtok",
+    "sort_order",
+    "status",
+    "status_detail",
+    "last_checked_at",
+    "is_listed_upstream",
 )
 #: Advisory lock id serializing default switches on PostgreSQL ("MDDEFAUL").
 DEFAULT_LOCK_ID = 0x4D4444454641554C
@@ -147,7 +144,7 @@ def provider_delete(*, provider: Provider, force: bool = False) -> None:
 
 @transaction.atomic
 def model_create(*, provider: Provider, **data: Any) -> ProviderModel:
-    _check_fields(data, MODEL_FIELDS | {"is_default"})
+    _check_fields(data, (*MODEL_FIELDS, "is_default"))
     make_default = bool(data.pop("is_default", False))
     if "capabilities" in data:
         data["capabilities"] = normalize_capabilities(data["capabilities"])
@@ -164,7 +161,7 @@ def model_create(*, provider: Provider, **data: Any) -> ProviderModel:
 
 @transaction.atomic
 def model_update(*, model: ProviderModel, **data: Any) -> ProviderModel:
-    _check_fields(data, MODEL_FIELDS | {"is_default"})
+    _check_fields(data, (*MODEL_FIELDS, "is_default"))
     make_default = data.pop("is_default", None)
     if "capabilities" in data:
         data["capabilities"] = normalize_capabilities(data["capabilities"])

@@ -31,7 +31,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from providers.models import SLUG_RE, CapabilitySource, ModelStatus, ProviderKind
-from providers.services import normalize_capabilities
+from providers.services import MODEL_FIELDS, normalize_capabilities
 
 ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 TOP_LEVEL_KEYS = ("providers", "default_model")
@@ -51,22 +51,8 @@ PROVIDER_KEYS = {
     "extra_headers": "extra_headers",
 }
 MODEL_LIST_KEYS = ("valid_models", "invalid_models", "models")
-LONG_FORM_KEYS = (
-    "model_id",
-    "name",
-    "alias",
-    "is_enabled",
-    "capabilities",
-    "capabilities_source",
-    "context_window",
-    "max_output_tokens",
-    "input_price_per_mtok",
-    "output_price_per_mtok",
-    "sort_order",
-    "status",
-    "status_detail",
-    "is_listed_upstream",
-)
+#: Keys of a long-form model entry: the writable model fields (discovery alone sets `last_checked_at`).
+LONG_FORM_KEYS = tuple(name for name in MODEL_FIELDS if name != "last_checked_at")
 
 
 @dataclass(slots=True)
