@@ -3,15 +3,16 @@
 | variable | full | quick | meaning |
 |---|---|---|---|
 | BENCH_QUICK | 0 | 1 | the ~2-minute smoke run |
-| BENCH_SECONDS | 20 | 4 | seconds per throughput point per target, split over the rounds |
+| BENCH_SECONDS | 20 | 2 | seconds per throughput point per target, split over the rounds |
 | BENCH_ROUNDS | 3 | 2 | rounds; targets alternate within each round (order rotated) |
-| BENCH_LATENCY_SECONDS | 3 | 2 | seconds per round of the concurrency-1 latency point |
+| BENCH_LATENCY_SECONDS | 3 | 1 | seconds per round of the concurrency-1 latency point |
 | BENCH_OPEN_RATES | 25,50,100,200,400 | 50,200 | open-loop arrival rates (requests/s) |
-| BENCH_OPEN_SECONDS | 6 | 3 | seconds per open-loop rate per target (at least 300 requests, at most 12 s) |
-| BENCH_TTFB_REQUESTS | 600 | 150 | streamed requests per target for time to first byte, split over the rounds |
-| BENCH_MEMORY_REQUESTS | 100000 | 10000 | requests before the second RSS reading (the first is after 1,000) |
-| BENCH_MEMORY_SECONDS | 240 | 60 | time cap of the memory point's traffic (the report says how many were sent) |
-| BENCH_REGISTRY_SECONDS | 10 | 3 | seconds per registry target (split over the rounds) |
+| BENCH_OPEN_SECONDS | 6 | 2 | seconds per open-loop rate per target (at most 12 s) |
+| BENCH_OPEN_MIN_REQUESTS | 300 | 100 | open-loop requests per rate at least (low rates run longer) |
+| BENCH_TTFB_REQUESTS | 600 | 100 | streamed requests per target for time to first byte, split over the rounds |
+| BENCH_MEMORY_REQUESTS | 100000 | 5000 | requests before the second RSS reading (the first is after 1,000) |
+| BENCH_MEMORY_SECONDS | 240 | 30 | time cap of the memory point's traffic (the report says how many were sent) |
+| BENCH_REGISTRY_SECONDS | 10 | 2 | seconds per registry target (split over the rounds) |
 | BENCH_WORKERS | 2 | 2 | worker processes for ours, LiteLLM and the Django floor |
 | BENCH_LITELLM | install | auto | `install` (create var/bench/litellm-venv if missing), `auto` (use if present), `0` |
 | BENCH_LITELLM_SPEC | litellm[proxy]==1.106.2 | | what `install` installs |
@@ -44,6 +45,7 @@ class Config:
     latency_seconds: float
     open_rates: list[float]
     open_seconds: float
+    open_min_requests: int
     ttfb_requests: int
     memory_requests: int
     memory_seconds: float
@@ -68,15 +70,16 @@ def load() -> Config:
     points = _env("BENCH_POINTS", "all", "all", quick)
     config = Config(
         quick=quick,
-        seconds=float(_env("BENCH_SECONDS", "20", "4", quick)),
+        seconds=float(_env("BENCH_SECONDS", "20", "2", quick)),
         rounds=max(1, int(_env("BENCH_ROUNDS", "3", "2", quick))),
-        latency_seconds=float(_env("BENCH_LATENCY_SECONDS", "3", "2", quick)),
+        latency_seconds=float(_env("BENCH_LATENCY_SECONDS", "3", "1", quick)),
         open_rates=[float(x) for x in _env("BENCH_OPEN_RATES", "25,50,100,200,400", "50,200", quick).split(",")],
-        open_seconds=float(_env("BENCH_OPEN_SECONDS", "6", "3", quick)),
-        ttfb_requests=int(_env("BENCH_TTFB_REQUESTS", "600", "150", quick)),
-        memory_requests=int(_env("BENCH_MEMORY_REQUESTS", "100000", "10000", quick)),
-        memory_seconds=float(_env("BENCH_MEMORY_SECONDS", "240", "60", quick)),
-        registry_seconds=float(_env("BENCH_REGISTRY_SECONDS", "10", "3", quick)),
+        open_seconds=float(_env("BENCH_OPEN_SECONDS", "6", "2", quick)),
+        open_min_requests=int(_env("BENCH_OPEN_MIN_REQUESTS", "300", "100", quick)),
+        ttfb_requests=int(_env("BENCH_TTFB_REQUESTS", "600", "100", quick)),
+        memory_requests=int(_env("BENCH_MEMORY_REQUESTS", "100000", "5000", quick)),
+        memory_seconds=float(_env("BENCH_MEMORY_SECONDS", "240", "30", quick)),
+        registry_seconds=float(_env("BENCH_REGISTRY_SECONDS", "10", "2", quick)),
         workers=int(_env("BENCH_WORKERS", "2", "2", quick)),
         litellm=_env("BENCH_LITELLM", "install", "auto", quick),
         litellm_spec=os.environ.get("BENCH_LITELLM_SPEC", "litellm[proxy]==1.106.2"),

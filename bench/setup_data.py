@@ -82,6 +82,14 @@ def setup_chat(upstreams: dict[str, str], model_id: str) -> dict:
     return done
 
 
+def clear_request_log() -> int:
+    """Start every run with an empty request log, so runs insert into tables of the same size."""
+    from chat.models import RequestLog
+
+    deleted, _ = RequestLog.objects.all().delete()
+    return deleted
+
+
 def setup_registry(n_providers: int, n_models: int) -> dict:
     from django.db import transaction
 
@@ -142,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     _setup()
     if args.what == "chat":
         upstreams = dict(item.split("=", 1) for item in args.upstream)
-        out = {"models": setup_chat(upstreams, args.model_id)}
+        out = {"models": setup_chat(upstreams, args.model_id), "request_log_rows_deleted": clear_request_log()}
         ensure_key(args.key_file, ["read", "chat"])
     else:
         out = setup_registry(args.providers, args.models)
