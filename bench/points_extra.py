@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -118,34 +119,56 @@ def registry(stack: Stack, cfg: Config, log: Log) -> Point:
 
 
 def _traffic(stack: Stack, server_base: str, count: int, log: Log, seconds: float | None = None) -> dict:
-    """`count` requests to our server: 80 % non-streamed (c=12), 20 % streamed (c=4), in parallel.
+    """About `count` requests to our server: 80 % non-streamed (c=12), 20 % streamed (c=4), in parallel.
 
-    Stops at `seconds` if given (then fewer were sent: the caller reports how many).
+    Exact counts with bench/loadgen.py when `seconds` is None (the first 1,000); otherwise wrk
+    (far less client CPU, so the server gets the machine) in slices until `count` is reached or
+    `seconds` pass — the caller reports how many were sent.
     """
     url = server_base + "/v1/chat/completions"
     target = Target("modeldesk", url, f"bench-fast/{UPSTREAM_MODEL}", stack.key)
-    plain, streamed = int(count * 0.8), count - int(count * 0.8)
-    bound = seconds if seconds is not None else max(120.0, count / 50)
-    with ThreadPoolExecutor(2) as pool:
-        a = pool.submit(
-            measure.loadgen,
-            url,
-            body=target.body_file(False),
-            auth=target.auth,
-            connections=12,
-            requests=plain,
-            seconds=bound,
-        )
-        b = pool.submit(
-            measure.loadgen,
-            url,
-            body=target.body_file(True),
-            auth=target.auth,
-            connections=4,
-            requests=streamed,
-            seconds=bound,
-        )
-        ra, rb = a.result(), b.result()
+    plain_body, stream_body = target.body_file(False), target.body_file(True)
+    if seconds is None or not measure.WRK:
+        plain, streamed = int(count * 0.8), count - int(count * 0.8)
+        bound = seconds if seconds is not None else max(120.0, count / 50)
+        with ThreadPoolExecutor(2) as pool:
+            a = pool.submit(
+                measure.loadgen, url, body=plain_body, auth=target.auth, connections=12, requests=plain, seconds=bound
+            )
+            b = pool.submit(
+                measure.loadgen,
+                url,
+                body=stream_body,
+                auth=target.auth,
+                connections=4,
+                requests=streamed,
+                seconds=bound,
+            )
+            ra, rb = a.result(), b.result()
+    else:
+        ra = {"requests": 0, "errors": 0, "rps": 0.0}
+        rb = {"requests": 0, "errors": 0, "rps": 0.0}
+        deadline = time.monotonic() + seconds
+        rate = 100.0  # first guess; then the rate of the previous slice
+        while ra["requests"] + rb["requests"] < count:
+            left = deadline - time.monotonic()
+            if left < 2:
+                break
+            slice_seconds = max(2.0, min(left, 60.0, (count - ra["requests"] - rb["requests"]) / rate))
+            with ThreadPoolExecutor(2) as pool:
+                a = pool.submit(
+                    measure.wrk, url, connections=12, seconds=slice_seconds, body=plain_body, auth=target.auth
+                )
+                b = pool.submit(
+                    measure.wrk, url, connections=4, seconds=slice_seconds, body=stream_body, auth=target.auth
+                )
+                sa, sb = a.result(), b.result()
+            for acc, part in ((ra, sa), (rb, sb)):
+                acc["requests"] += part["requests"]
+                acc["errors"] += part["errors"]
+            rate = max(20.0, (sa["requests"] + sb["requests"]) / slice_seconds)
+        elapsed = seconds - max(0.0, deadline - time.monotonic())
+        ra["rps"], rb["rps"] = ra["requests"] / elapsed, rb["requests"] / elapsed
     log(
         f"  sent {ra['requests'] + rb['requests']:,} ok, errors {ra['errors'] + rb['errors']}, "
         f"{ra['rps']:.0f}+{rb['rps']:.0f} req/s"
