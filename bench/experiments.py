@@ -14,11 +14,15 @@ what a real change in the owning module would gain, before anyone makes it.
   (a fresh `ThreadSensitiveContext` executor per request, `request_started` and
   `response.close()` through `sync_to_async`); the event-loop thread holds no database
   connection, so running those receivers inline is safe on this path.
+- `shared-redis-pool`: one Redis connection pool per process. Django's `caches` is a
+  context-local handler, so under ASGI every request (task) builds a new `RedisCache`,
+  hence a new pool and a new TCP connection with its handshake; this shares the pool
+  (what an `OPTIONS["pool_class"]` whose `from_url` memoizes per URL would do).
 """
 
 from __future__ import annotations
 
-NAMES = ("no-request-log", "keep-log-connection", "skip-transform", "inline-handler")
+NAMES = ("no-request-log", "keep-log-connection", "skip-transform", "inline-handler", "shared-redis-pool")
 
 
 def apply(names: list[str]) -> None:
@@ -79,3 +83,20 @@ def _inline_handler() -> None:
     chat_asgi.GatewayHandler.__call__ = call
     dj_asgi.sync_to_async = inline  # only the module-level name Django's ASGI handler uses
     signals.request_started.asend = started
+
+
+def _shared_redis_pool() -> None:
+    from django.core.cache.backends import redis as dj_redis
+
+    pools: dict = {}
+    original = dj_redis.RedisCacheClient._get_connection_pool
+
+    def shared(self, write):
+        index = self._get_connection_pool_index(write)
+        key = (self._servers[index], tuple(sorted((k, repr(v)) for k, v in self._pool_options.items())))
+        pool = pools.get(key)
+        if pool is None:
+            pool = pools[key] = original(self, write)
+        return pool
+
+    dj_redis.RedisCacheClient._get_connection_pool = shared
