@@ -85,6 +85,14 @@ def test_example_file_imports(keys):
     assert ProviderModel.objects.get(model_id="o4-mini").alias == ""
 
 
+def test_example_file_imports_over_the_demo_data(keys):
+    """`make run` seeds the demo; importing the shipped example next must work (no alias clash)."""
+    run("seed_demo")
+    run("import_providers", str(EXAMPLE))
+    assert ProviderModel.objects.get(is_default=True).qualified_id == "openai/gpt-4o-mini"
+    assert ProviderModel.objects.get(alias="opus").qualified_id == "anthropic/claude-opus-4-6"
+
+
 def test_import_is_idempotent(keys, tmp_path):
     run("import_providers", str(EXAMPLE))
     before = state()
