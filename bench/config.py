@@ -21,6 +21,7 @@
 | BENCH_DATABASE_URL | sqlite:///var/bench/chat.sqlite3 | | database of the chat points |
 | BENCH_REGISTRY_DATABASE_URL | sqlite:///var/bench/registry.sqlite3 | | database of the registry point |
 | BENCH_OUTPUT | BENCHMARKS.md | | the report |
+| BENCH_WRK | (use wrk if installed) | | `0`: closed loops with bench/loadgen.py instead |
 """
 
 from __future__ import annotations

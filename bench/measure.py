@@ -16,7 +16,8 @@ from typing import Any
 
 from bench.servers import PYTHON, ROOT, VAR
 
-WRK = shutil.which("wrk")
+#: wrk when installed (BENCH_WRK=0 forces bench/loadgen.py, as on a machine without wrk)
+WRK = None if os.environ.get("BENCH_WRK") == "0" else shutil.which("wrk")
 BODIES = VAR / "bodies"
 
 
