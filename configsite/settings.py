@@ -132,6 +132,8 @@ def _cache_config(url: str) -> dict:
     config = environ.Env.cache_url_config(url)
     if url.startswith(("redis://", "rediss://")):
         config["BACKEND"] = "django.core.cache.backends.redis.RedisCache"
+        # One pool per process, not one per request: see configsite/redis_pool.py.
+        config.setdefault("OPTIONS", {})["pool_class"] = "configsite.redis_pool.SharedConnectionPool"
     return config
 
 
