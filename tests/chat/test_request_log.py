@@ -130,6 +130,31 @@ def test_writer_survives_a_failing_write(caplog):
     assert "Writing the request log failed" in caplog.text
 
 
+def test_the_writer_keeps_its_connection_from_row_to_row(echo_model):
+    from django.db import connections
+
+    seen = []
+    for number in range(3):
+        request_log.record(_values(request_id=f"kept-{number}"))
+        request_log.submit(lambda: seen.append(connections["default"].connection))
+        request_log.flush()
+    assert seen[0] is not None
+    assert seen[0] is seen[1] is seen[2]  # not reopened for each row (SQLite's CONN_MAX_AGE is 0)
+    assert [row.request_id for row in _rows()] == ["kept-0", "kept-1", "kept-2"]
+
+
+def test_a_dropped_connection_is_reopened_without_losing_the_row(echo_model):
+    from django.db import connections
+
+    request_log.record(_values(request_id="before"))
+    request_log.flush()
+    # What a database restart does to the writer's kept connection: closed under Django's feet.
+    request_log.submit(lambda: connections["default"].connection.close())
+    request_log.flush()
+    request_log.record(_values(request_id="after"))
+    assert [row.request_id for row in _rows()] == ["before", "after"]
+
+
 def test_cost_needs_a_price():
     model = factories.make_model(input_price_per_mtok=None, output_price_per_mtok=None)
     from providers.snapshot import get_snapshot
