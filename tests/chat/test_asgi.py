@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 
 import httpx2
 import pytest
+from django.core.signals import request_finished, request_started
 from django.db.backends.signals import connection_created
 
 from chat import request_log
@@ -91,3 +94,56 @@ def test_a_warm_request_makes_no_query(openai_client, openai_model, fake_upstrea
     assert streamed[-1].choices[0].finish_reason == "stop"
     assert [name for name in opened if not name.startswith("chat-request-log")] == []
     assert RequestLog.objects.count() == logged + 2, "the log rows were written (on their own thread)"
+
+
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _until_finished(events: list[tuple[str, bool, str]]) -> list[tuple[str, bool, str]]:
+    deadline = time.monotonic() + 5
+    while not any(name == "finished" for name, _, _ in events) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return [event for event in events if not event[2].startswith("chat-request-log")]
+
+
+def test_request_signals_run_on_the_event_loop_when_warm_and_on_the_cold_requests_thread(openai_client, echo_model):
+    """No thread hop for `request_started`/`request_finished` on a warm request; a cold one ends on its own thread.
+
+    The cold request (empty cache: the key is looked up in a thread) must end where its database
+    connection was opened, so that `close_old_connections` sees that connection, as in Django.
+    """
+    events: list[tuple[str, bool, str]] = []
+
+    def started(sender, **kwargs):
+        events.append(("started", _on_event_loop(), threading.current_thread().name))
+
+    def finished(sender, **kwargs):
+        events.append(("finished", _on_event_loop(), threading.current_thread().name))
+
+    def opened(sender, connection, **kwargs):
+        events.append(("connected", _on_event_loop(), threading.current_thread().name))
+
+    request_started.connect(started)
+    request_finished.connect(finished)
+    connection_created.connect(opened)
+    try:
+        # The response is sent before the request ends (`request_finished`): wait for the end.
+        openai_client.chat.completions.create(model="echo/echo", messages=HI)  # cold: key and config from the DB
+        cold = _until_finished(events)
+        events.clear()
+        openai_client.chat.completions.create(model="echo/echo", messages=HI)  # warm
+        warm = _until_finished(events)
+    finally:
+        request_started.disconnect(started)
+        request_finished.disconnect(finished)
+        connection_created.disconnect(opened)
+    assert [(name, on_loop) for name, on_loop, _ in warm] == [("started", True), ("finished", True)]
+    assert cold[0][:2] == ("started", True)
+    assert cold[-1][:2] == ("finished", False)
+    connected_threads = {thread for name, _, thread in cold if name == "connected"}
+    assert connected_threads == {cold[-1][2]}, cold  # the request's connection was opened on the thread it ended on
