@@ -92,6 +92,14 @@ def throughput(stack: Stack, cfg: Config, log: Log) -> Point:
             if lite is None:
                 lite, source = LITELLM_REFERENCE_RPS[stream], "LiteLLM reference figure from the issue"
             ratio = None if ours is None or not lite else ours / lite
+            ours_cpu = med([r.get("cpu_ms") for r in results.get("modeldesk", [])])
+            lite_cpu = med([r.get("cpu_ms") for r in results["litellm"]]) if "litellm" in results else None
+            if ours_cpu and lite_cpu:
+                point.notes.append(
+                    f"{mode} c={conns}: CPU per request LiteLLM {lite_cpu:.2f} ms, ours {ours_cpu:.2f} ms "
+                    f"(ours needs {lite_cpu / ours_cpu:.1f}× less CPU per request; both are CPU-bound here, "
+                    "so this is the throughput ratio the machine's noise blurs)."
+                )
             point.checks.append(
                 Check(
                     f"{mode} c={conns}: ours ÷ LiteLLM ({source}), zero errors",
