@@ -247,7 +247,7 @@ class ProviderAdmin(ServiceErrorsMixin, admin.ModelAdmin):
         form_url: str = "",
         obj: Provider | None = None,
     ) -> HttpResponse:
-        context["provider_tools"] = self.get_object_tools(request, obj) if obj is not None and obj.pk else []
+        context["post_tools"] = self.get_object_tools(request, obj) if obj is not None and obj.pk else []
         return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:

@@ -56,5 +56,5 @@ class SetDefaultButtonMixin:
         if obj is not None and obj.pk and not obj.is_default and self.has_change_permission(request, obj):
             url = reverse(f"admin:{self._url_name('set_default')}", args=[obj.pk])
             tools.append(ObjectTool("Set as default", url))
-        context["model_tools"] = tools
+        context["post_tools"] = tools
         return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
