@@ -7,7 +7,6 @@ Real threads with their own database connections, committing for real (transacti
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from django.db import connection, connections
@@ -15,72 +14,31 @@ from django.db import connection, connections
 from providers import services
 from providers.exceptions import Conflict
 from providers.models import ProviderModel
+from tests.default_race import DEADLINE_SECONDS, RaceResult, count_defaults, race
 from tests.factories import make_model, make_provider
 
-#: A switch that takes longer than this means a deadlock (or a lock nobody releases).
-DEADLINE_SECONDS = 60
 
-
-def count_defaults() -> int:
-    return ProviderModel.objects.filter(is_default=True).count()
-
-
-def race_default_switches(threads: int, rounds: int) -> dict:
+def race_default_switches(threads: int, rounds: int) -> RaceResult:
     """Run `threads` switchers, `rounds` switches each, while an observer counts defaults."""
     provider = make_provider()
     models = [make_model(provider) for _ in range(threads)]
     services.set_default_model(model=models[0])
 
-    start = threading.Barrier(threads + 1)
-    done = threading.Event()
-    errors: list[BaseException] = []
-    conflicts: list[int] = []
-    observations: list[int] = []
-
-    def switcher(index: int) -> None:
+    def switch(index: int, target: ProviderModel) -> str:
         try:
-            start.wait(timeout=DEADLINE_SECONDS)
-            for step in range(rounds):
-                target = models[(index + step) % len(models)]
-                try:
-                    assert services.set_default_model(model=target).is_default
-                except Conflict:
-                    conflicts.append(index)  # a clean 409, allowed
-        except BaseException as exc:  # anything else fails the test, reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
+            assert services.set_default_model(model=target).is_default
+        except Conflict:
+            return "conflict"  # a clean 409, allowed
+        return "ok"
 
-    def observer() -> None:
-        try:
-            start.wait(timeout=DEADLINE_SECONDS)
-            while not done.is_set():
-                observations.append(count_defaults())
-                time.sleep(0.001)
-            observations.append(count_defaults())
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    workers = [threading.Thread(target=switcher, args=(i,), daemon=True) for i in range(threads)]
-    watcher = threading.Thread(target=observer, daemon=True)
-    for thread in [*workers, watcher]:
-        thread.start()
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    for thread in workers:
-        thread.join(timeout=max(0.1, deadline - time.monotonic()))
-    done.set()
-    watcher.join(timeout=10)
-    stuck = [t.name for t in [*workers, watcher] if t.is_alive()]
-    return {"errors": errors, "conflicts": conflicts, "observations": observations, "stuck": stuck}
+    return race([switch] * threads, models, rounds)
 
 
-def assert_exactly_one_default_throughout(result: dict) -> None:
-    assert not result["stuck"], f"threads still waiting after {DEADLINE_SECONDS}s (deadlock?): {result['stuck']}"
-    assert not result["errors"], f"unexpected exceptions: {result['errors']!r}"
-    assert result["observations"], "the observer never looked"
-    assert set(result["observations"]) == {1}, "an observer saw no default or two defaults"
+def assert_exactly_one_default_throughout(result: RaceResult) -> None:
+    assert not result.stuck, f"threads still waiting after {DEADLINE_SECONDS}s (deadlock?): {result.stuck}"
+    assert not result.errors, f"unexpected exceptions: {result.errors!r}"
+    assert result.observations, "the observer never looked"
+    assert set(result.observations) == {1}, "an observer saw no default or two defaults"
     assert count_defaults() == 1
 
 
@@ -90,7 +48,7 @@ def test_twenty_concurrent_switches_keep_exactly_one_default():
         pytest.skip("20 concurrent writers need PostgreSQL; SQLite serializes writers (see the 2-thread variant)")
     result = race_default_switches(threads=20, rounds=5)
     assert_exactly_one_default_throughout(result)
-    assert len(result["conflicts"]) < 20 * 5  # the switches mostly succeed: they queue, not fail
+    assert result.outcomes.count("conflict") < 20 * 5  # the switches mostly succeed: they queue, not fail
 
 
 @pytest.mark.django_db(transaction=True)

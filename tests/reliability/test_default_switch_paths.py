@@ -16,7 +16,6 @@ import copy
 import io
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,22 +32,16 @@ from models_registry.yaml_io import export_document
 from providers import services
 from providers.models import ProviderModel
 from tests import factories
+from tests.default_race import DEADLINE_SECONDS, Switch, count_defaults
+from tests.default_race import race as shared_race
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-#: A switch that takes longer than this means a deadlock (or a lock nobody releases).
-DEADLINE_SECONDS = 60
 OK, CONFLICT = "ok", "conflict"
-
-Switch = Callable[[int, ProviderModel], str]
 
 
 def _threads() -> int:
     return 20 if connection.vendor == "postgresql" else 2
-
-
-def _count_defaults() -> int:
-    return ProviderModel.objects.filter(is_default=True).count()
 
 
 def _refusal(text: str) -> str:
@@ -147,51 +140,15 @@ def command_path(models: list[ProviderModel], threads: int) -> Switch:
 
 
 def race(switches: list[Switch], models: list[ProviderModel], rounds: int) -> dict[str, Any]:
-    """One thread per entry of `switches`, `rounds` switches each, while an observer counts defaults."""
+    """The shared race (tests/default_race.py), then what every path must show."""
     threads = len(switches)
-    start = threading.Barrier(threads + 1)
-    done = threading.Event()
-    errors: list[BaseException] = []
-    outcomes: list[str] = []
-    observations: list[int] = []
-
-    def switcher(index: int) -> None:
-        try:
-            start.wait(timeout=DEADLINE_SECONDS)
-            for step in range(rounds):
-                outcomes.append(switches[index](index, models[(index + step) % len(models)]))
-        except BaseException as exc:  # anything but a clean refusal fails the test, reported below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    def observer() -> None:
-        try:
-            start.wait(timeout=DEADLINE_SECONDS)
-            while not done.is_set():
-                observations.append(_count_defaults())
-                time.sleep(0.002)
-            observations.append(_count_defaults())
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    workers = [threading.Thread(target=switcher, args=(i,), daemon=True) for i in range(threads)]
-    watcher = threading.Thread(target=observer, daemon=True)
-    for thread in [*workers, watcher]:
-        thread.start()
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    for thread in workers:
-        thread.join(timeout=max(0.1, deadline - time.monotonic()))
-    done.set()
-    watcher.join(timeout=10)
-    stuck = [t.name for t in [*workers, watcher] if t.is_alive()]
+    result = shared_race(switches, models, rounds, poll=0.002)
+    stuck, errors, observations, outcomes = result.stuck, result.errors, result.observations, result.outcomes
     assert not stuck, f"threads still waiting after {DEADLINE_SECONDS}s (deadlock?): {stuck}"
     assert not errors, f"unexpected exceptions: {errors!r}"
     assert observations, "the observer never looked"
     assert set(observations) == {1}, f"an observer saw no default or two defaults: {sorted(set(observations))}"
-    assert _count_defaults() == 1
+    assert count_defaults() == 1
     assert len(outcomes) == threads * rounds
     assert outcomes.count(OK) >= 1
     return {"outcomes": outcomes, "observations": len(observations)}
@@ -258,7 +215,7 @@ def test_the_provider_page_saving_its_models_while_switches_run(models):
                 response = page.post(url, data)
                 assert response.status_code == 302, response.status_code
                 observations.append(
-                    (_count_defaults(), ProviderModel.objects.filter(is_default=True, is_enabled=False).count())
+                    (count_defaults(), ProviderModel.objects.filter(is_default=True, is_enabled=False).count())
                 )
         except BaseException as exc:
             errors.append(exc)
@@ -296,4 +253,4 @@ def test_the_provider_page_saving_its_models_while_switches_run(models):
     assert not [t for t in workers if t.is_alive()], "deadlock?"
     assert not errors, f"unexpected exceptions: {errors!r}"
     assert all(defaults <= 1 and disabled == 0 for defaults, disabled in observations), observations
-    assert _count_defaults() <= 1
+    assert count_defaults() <= 1
