@@ -7,8 +7,11 @@ writer's own connection never shares a transaction with a request. `flush()`
 waits for every row handed over so far (tests, and commands before they exit).
 
 The writer is one thread: rows are written in order, one connection is used, and
-SQLite sees one writer. When requests come faster than single INSERTs, the rows
-waiting are written together (one multi-row INSERT per batch); past
+SQLite sees one writer. It writes in batches: once a row is waiting it lingers up
+to `LINGER_SECONDS` (or until `BATCH_SIZE` rows wait) and then writes them all in
+one multi-row INSERT and one commit. One INSERT and commit per request cost as
+much CPU as serving the request itself (py-spy, bench/README.md); batched, the
+cost per row is a few per cent of that. `flush()` cuts the linger short. Past
 `MAX_BACKLOG` waiting rows, new rows are dropped with a warning rather than
 letting memory grow. The writer keeps its connection from row to row (reopening
 it per row was ~20 % of a worker's CPU on SQLite, whose CONN_MAX_AGE is 0, and
@@ -45,13 +48,18 @@ logger = logging.getLogger(__name__)
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chat-request-log")
 _pending: set[Future] = set()
 _lock = threading.Lock()
-#: Rows waiting for the writer, and whether a drain is scheduled or running.
+#: Wakes a lingering writer: a full batch is waiting, or someone flushes.
+_wake = threading.Condition(_lock)
+#: Rows waiting for the writer, whether a drain is scheduled or running, and flushes in progress.
 _rows: list[dict[str, Any]] = []
 _draining = False
+_hurry = 0
 _dropped = 0
 #: Rows written per INSERT at most, and rows allowed to wait before new ones are dropped.
 BATCH_SIZE = 200
 MAX_BACKLOG = 20_000
+#: How long the first waiting row waits for others before the batch is written (seconds).
+LINGER_SECONDS = 0.1
 MILLION = Decimal(1_000_000)
 #: Longest error message kept in a row.
 MAX_ERROR_MESSAGE = 2000
@@ -122,11 +130,19 @@ def _close(conn: Any) -> None:
 
 
 def flush(timeout: float = 10.0) -> None:
-    """Wait until every row submitted so far is written (or `timeout` passes)."""
+    """Wait until every row submitted so far is written (or `timeout` passes); the writer stops lingering."""
+    global _hurry
     with _lock:
         pending = list(_pending)
-    if pending:
+        if not pending:
+            return
+        _hurry += 1
+        _wake.notify_all()
+    try:
         wait(pending, timeout=timeout)
+    finally:
+        with _lock:
+            _hurry -= 1
 
 
 async def aflush(timeout: float = 10.0) -> None:
@@ -150,16 +166,21 @@ def record(values: dict[str, Any]) -> None:
             return
         _rows.append(values)
         if _draining:
+            if len(_rows) >= BATCH_SIZE:
+                _wake.notify_all()
             return
         _draining = True
     submit(_drain)
 
 
 def _drain() -> None:
-    """Write waiting rows, batch after batch, until none is left."""
+    """Write waiting rows, batch after batch, until none is left (lingering for a batch to fill first)."""
     global _draining
+    linger_until = time.monotonic() + LINGER_SECONDS
     while True:
         with _lock:
+            while len(_rows) < BATCH_SIZE and not _hurry and (left := linger_until - time.monotonic()) > 0:
+                _wake.wait(left)
             batch = _rows[:BATCH_SIZE]
             del _rows[:BATCH_SIZE]
             if not batch:
