@@ -19,7 +19,14 @@ from anthropic.types import Message
 
 from providers.adapters import clients, errors
 from providers.adapters.anthropic_translate import StreamTranslator, build_params, message_body
-from providers.adapters.base import ChatRequest, ChatResult, ProviderAdapter, StreamEvent, UpstreamModel
+from providers.adapters.base import (
+    ChatRequest,
+    ChatResult,
+    ProviderAdapter,
+    StreamEvent,
+    StreamStarted,
+    UpstreamModel,
+)
 from providers.adapters.registry import register
 
 ANTHROPIC_BASE_URL = "https://api.anthropic.com"
@@ -112,18 +119,20 @@ class AnthropicAdapter(ProviderAdapter):
         translator = StreamTranslator(show_thinking=request.show_thinking)
         upstream = None
         try:
-            # The deadline covers opening the stream and its first event; then each event
-            # must come within the provider's timeout (a long answer is not a slow one).
+            # The deadline covers opening the stream; then each event must come within
+            # the provider's timeout (a long answer is not a slow one).
             client = self.client
             async with clients.deadline(self.provider):
                 upstream = await client.messages.create(**params, stream=True)
-                events = upstream.__aiter__()
-                event = await anext(events, None)
-            while event is not None:
-                for item in translator.events(event):
-                    yield item
+            yield StreamStarted()
+            events = upstream.__aiter__()
+            while True:
                 async with clients.deadline(self.provider):
                     event = await anext(events, None)
+                if event is None:
+                    break
+                for item in translator.events(event):
+                    yield item
         except errors.ProviderError:
             raise
         except Exception as exc:

@@ -95,6 +95,16 @@ class ChatResult:
 
 
 @dataclass(slots=True)
+class StreamStarted:
+    """The upstream accepted the request (it answered 200) and its stream is open.
+
+    Adapters yield it first, as soon as the status is known, so the client gets its
+    headers and first chunk without waiting for the first token; a failure before
+    it is a plain error status, a failure after it an error event in the stream.
+    """
+
+
+@dataclass(slots=True)
 class TextDelta:
     text: str
 
@@ -124,7 +134,7 @@ class UsageEvent:
     usage: Usage
 
 
-StreamEvent = TextDelta | ReasoningDelta | ToolCallDelta | Finish | UsageEvent
+StreamEvent = StreamStarted | TextDelta | ReasoningDelta | ToolCallDelta | Finish | UsageEvent
 
 
 @dataclass(slots=True)

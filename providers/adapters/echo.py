@@ -23,6 +23,7 @@ from providers.adapters.base import (
     PingResult,
     ProviderAdapter,
     StreamEvent,
+    StreamStarted,
     TextDelta,
     ToolCallDelta,
     UpstreamModel,
@@ -137,6 +138,7 @@ class EchoAdapter(ProviderAdapter):
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         answer = _Answer(request)
+        yield StreamStarted()
         if answer.tool_name:
             yield ToolCallDelta(index=0, id=f"call_{uuid.uuid4().hex[:24]}", name=answer.tool_name)
             yield ToolCallDelta(index=0, arguments=answer.tool_arguments)

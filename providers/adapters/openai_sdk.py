@@ -11,12 +11,13 @@ the SDK's `max_retries`. SDK errors are mapped once, here, by `map_openai_error`
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
+import httpx2
 import openai
-from openai.types.chat import ChatCompletion
 
 from providers.adapters import clients, errors
 from providers.adapters.base import (
@@ -26,6 +27,7 @@ from providers.adapters.base import (
     ProviderAdapter,
     ReasoningDelta,
     StreamEvent,
+    StreamStarted,
     TextDelta,
     ToolCallDelta,
     UpstreamModel,
@@ -36,6 +38,7 @@ from providers.adapters.registry import register
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
+CHAT_PATH = "/chat/completions"
 #: Fields of our messages that OpenAI does not take (we add them to answers; clients send them back).
 _OUR_MESSAGE_FIELDS = ("reasoning_content", "thinking_blocks")
 
@@ -111,87 +114,128 @@ def _clean_message(message: dict[str, Any]) -> dict[str, Any]:
     return message
 
 
-def completion_body(completion: ChatCompletion, request: ChatRequest) -> tuple[dict[str, Any], Usage]:
-    """Our `chat.completion` body (OpenAI shape) and usage, from the SDK's object."""
+def completion_body(data: dict[str, Any], request: ChatRequest) -> tuple[dict[str, Any], Usage]:
+    """Our `chat.completion` body (OpenAI shape) and usage, from the upstream's JSON.
+
+    The JSON is read as plain dicts, not the SDK's `ChatCompletion` model: building that
+    model per answer was a fifth of a request's CPU (bench/README.md). Whatever an
+    upstream sends, only the fields below are passed on, with their types checked.
+    """
     choices = []
-    for choice in completion.choices:
-        message = choice.message
-        out: dict[str, Any] = {"role": "assistant", "content": message.content}
+    for position, choice in enumerate(_dicts(data.get("choices"))):
+        message = _dict(choice.get("message"))
+        out: dict[str, Any] = {"role": "assistant", "content": message.get("content")}
         reasoning = _reasoning(message)
         if reasoning and request.show_thinking:
             out["reasoning_content"] = reasoning
-        if message.tool_calls:
-            out["tool_calls"] = [
-                {
-                    "id": call.id,
-                    "type": "function",
-                    "function": {"name": call.function.name, "arguments": call.function.arguments},
-                }
-                for call in message.tool_calls
-                if call.type == "function"
-            ]
-        if message.refusal:
-            out["refusal"] = message.refusal
+        calls = [
+            _tool_call(call) for call in _dicts(message.get("tool_calls")) if call.get("type", "function") == "function"
+        ]
+        if calls:
+            out["tool_calls"] = calls
+        if isinstance(message.get("refusal"), str) and message["refusal"]:
+            out["refusal"] = message["refusal"]
+        index = choice.get("index")
         choices.append(
-            {"index": choice.index, "message": out, "logprobs": None, "finish_reason": choice.finish_reason or "stop"}
+            {
+                "index": index if _is_int(index) else position,
+                "message": out,
+                "logprobs": None,
+                "finish_reason": _str(choice.get("finish_reason")) or "stop",
+            }
         )
-    usage = _usage(completion.usage)
+    usage = _usage(data.get("usage"))
+    created = data.get("created")
     body = {
-        "id": completion.id,
+        "id": _str(data.get("id")),
         "object": "chat.completion",
-        "created": completion.created or int(time.time()),
-        "model": completion.model or request.model,
+        "created": created if _is_int(created) else int(time.time()),
+        "model": _str(data.get("model")) or request.model,
         "choices": choices,
         "usage": usage.as_openai(),
     }
     return body, usage
 
 
+def _tool_call(call: dict[str, Any]) -> dict[str, Any]:
+    function = _dict(call.get("function"))
+    return {
+        "id": _str(call.get("id")),
+        "type": "function",
+        "function": {"name": _str(function.get("name")), "arguments": _str(function.get("arguments"))},
+    }
+
+
 def _usage(usage: Any) -> Usage:
-    if usage is None:
+    if not isinstance(usage, dict):
         return Usage()
-    details = getattr(usage, "completion_tokens_details", None)
+    reasoning = _dict(usage.get("completion_tokens_details")).get("reasoning_tokens")
     return Usage(
-        prompt_tokens=usage.prompt_tokens or 0,
-        completion_tokens=usage.completion_tokens or 0,
-        reasoning_tokens=getattr(details, "reasoning_tokens", None),
+        prompt_tokens=_int(usage.get("prompt_tokens")) or 0,
+        completion_tokens=_int(usage.get("completion_tokens")) or 0,
+        reasoning_tokens=reasoning if _is_int(reasoning) else None,
     )
 
 
-def _reasoning(message: Any) -> str | None:
+def _reasoning(message: dict[str, Any]) -> str | None:
     """Reasoning text of compatible servers: `reasoning_content` (DeepSeek, vLLM) or `reasoning` (OpenRouter)."""
-    extra = message.model_extra or {}
-    value = extra.get("reasoning_content") or extra.get("reasoning")
+    value = message.get("reasoning_content") or message.get("reasoning")
     return value if isinstance(value, str) else None
 
 
-def chunk_events(chunk: Any, *, show_thinking: bool) -> list[StreamEvent]:
-    """Our events for one `chat.completion.chunk`."""
+def chunk_events(chunk: dict[str, Any], *, show_thinking: bool) -> list[StreamEvent]:
+    """Our events for one `chat.completion.chunk` (as parsed JSON)."""
     events: list[StreamEvent] = []
-    for choice in chunk.choices or []:
-        if choice.index:
+    for choice in _dicts(chunk.get("choices")):
+        if choice.get("index"):
             continue  # n > 1 is not offered: one choice per answer
-        delta = choice.delta
-        reasoning = _reasoning(delta) if delta is not None else None
+        delta = _dict(choice.get("delta"))
+        reasoning = _reasoning(delta)
         if reasoning and show_thinking:
             events.append(ReasoningDelta(reasoning))
-        if delta is not None and delta.content:
-            events.append(TextDelta(delta.content))
-        for call in (delta.tool_calls if delta is not None else None) or []:
-            function = call.function
+        content = delta.get("content")
+        if content and isinstance(content, str):
+            events.append(TextDelta(content))
+        for call in _dicts(delta.get("tool_calls")):
+            function = _dict(call.get("function"))
+            index = call.get("index")
             events.append(
                 ToolCallDelta(
-                    index=call.index,
-                    id=call.id,
-                    name=function.name if function is not None else None,
-                    arguments=(function.arguments if function is not None else None) or "",
+                    index=index if _is_int(index) else 0,
+                    id=call.get("id") if isinstance(call.get("id"), str) else None,
+                    name=function.get("name") if isinstance(function.get("name"), str) else None,
+                    arguments=_str(function.get("arguments")),
                 )
             )
-        if choice.finish_reason:
-            events.append(Finish(choice.finish_reason))
-    if getattr(chunk, "usage", None) is not None:
-        events.append(UsageEvent(_usage(chunk.usage)))
+        if choice.get("finish_reason"):
+            events.append(Finish(_str(choice["finish_reason"]) or "stop"))
+    if isinstance(chunk.get("usage"), dict):
+        events.append(UsageEvent(_usage(chunk["usage"])))
     return events
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _json_object(raw: bytes) -> dict[str, Any] | None:
+    try:
+        data = json.loads(raw)
+    except ValueError:  # also UnicodeDecodeError
+        return None
+    return data if isinstance(data, dict) else None
 
 
 # --- the adapter ----------------------------------------------------------------------
@@ -259,35 +303,43 @@ class OpenAIAdapter(ProviderAdapter):
         try:
             client = self.client  # built (key decrypted, TLS context loaded) outside the deadline
             async with clients.deadline(self.provider):
-                completion = await client.chat.completions.create(**params)
+                # The SDK's low-level call: its URL building (Azure deployments too), headers, retries
+                # and status errors, without its typed-params transform and response models, which
+                # were a third of a request's CPU (bench/README.md); the params are plain JSON already.
+                response = await client.post(CHAT_PATH, body=params, cast_to=httpx2.Response)
         except Exception as exc:
             raise self.map_error(exc) from exc
-        if not isinstance(completion, ChatCompletion):
-            # A 200 whose body is not JSON (an HTML page from a proxy): the SDK hands back text.
+        data = _json_object(response.content)
+        if data is None or not isinstance(data.get("choices"), list):
+            # A 200 whose body is not a chat completion (an HTML page from a proxy, truncated JSON).
             raise errors.UpstreamUnavailableError(
                 f"Upstream provider {self.provider.slug!r} answered 200 with a body that is not a chat completion.",
                 provider=self.provider.slug,
             )
-        body, usage = completion_body(completion, request)
-        return ChatResult(body=body, usage=usage, upstream_request_id=completion._request_id)
+        body, usage = completion_body(data, request)
+        return ChatResult(body=body, usage=usage, upstream_request_id=response.headers.get("x-request-id"))
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         params = build_params(request, kind=self.provider.kind, stream=True)
         upstream = None
         try:
-            # The deadline covers opening the stream and its first chunk; then each chunk
-            # must come within the provider's timeout (a long answer is not a slow one).
+            # The deadline covers opening the stream; then each chunk must come within the
+            # provider's timeout (a long answer is not a slow one). Chunks are the SDK's SSE
+            # decoding (errors in the stream included) as plain dicts: `AsyncStream[object]`.
             client = self.client
             async with clients.deadline(self.provider):
-                upstream = await client.chat.completions.create(**params)
-                chunks = upstream.__aiter__()
-                first = await anext(chunks, None)
-            chunk = first
-            while chunk is not None:
-                for event in chunk_events(chunk, show_thinking=request.show_thinking):
-                    yield event
+                upstream = await client.post(
+                    CHAT_PATH, body=params, cast_to=object, stream=True, stream_cls=openai.AsyncStream[object]
+                )
+            yield StreamStarted()
+            while True:
                 async with clients.deadline(self.provider):
-                    chunk = await anext(chunks, None)
+                    chunk = await anext(upstream, None)
+                if chunk is None:
+                    break
+                if isinstance(chunk, dict):
+                    for event in chunk_events(chunk, show_thinking=request.show_thinking):
+                        yield event
         except errors.ProviderError:
             raise
         except Exception as exc:
@@ -328,7 +380,7 @@ def upstream_model(data: dict[str, Any]) -> UpstreamModel:
 def _int(value: Any) -> int | None:
     try:
         return int(value) if value is not None else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 

@@ -147,3 +147,30 @@ def test_request_signals_run_on_the_event_loop_when_warm_and_on_the_cold_request
     assert cold[-1][:2] == ("finished", False)
     connected_threads = {thread for name, _, thread in cold if name == "connected"}
     assert connected_threads == {cold[-1][2]}, cold  # the request's connection was opened on the thread it ended on
+
+
+def test_a_stream_starts_when_the_upstream_answers_not_at_its_first_token(
+    gateway, chat_key, openai_model, fake_upstream
+):
+    """Headers and the role chunk go out with the upstream's 200; tokens follow as they come."""
+    from tests.fake_upstream import behaviour as fb
+
+    fake_upstream.enqueue(fb.answer("Thought about it.", first_token_delay=0.6))
+    arrivals: list[tuple[float, bytes]] = []
+    started = time.perf_counter()
+    with httpx2.stream(
+        "POST",
+        f"{gateway.url}/v1/chat/completions",
+        json={"model": "fake-openai/mini", "messages": HI, "stream": True},
+        headers={"Authorization": f"Bearer {chat_key}"},
+    ) as response:
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                arrivals.append((time.perf_counter() - started, line.encode()))
+    assert response.status_code == 200
+    first_at, first = arrivals[0]
+    assert b'"role":"assistant"' in first and b'"content":""' in first
+    assert first_at < 0.45, f"the role chunk waited {first_at:.2f} s for the first token"
+    token_at = next(at for at, line in arrivals if b"Thought" in line)
+    assert token_at >= 0.55
+    assert arrivals[-1][1] == b"data: [DONE]"

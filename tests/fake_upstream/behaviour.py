@@ -46,6 +46,8 @@ class Behaviour:
     delay: float = 0.0
     #: Seconds to wait between streamed frames.
     chunk_delay: float = 0.0
+    #: Seconds between a stream's headers (200) and its first frame (a model thinking before its first token).
+    first_token_delay: float = 0.0
     #: Accept the request and never answer (until the client goes away).
     hang: bool = False
     #: Drop the connection after this many streamed frames (or mid-body when not streaming).

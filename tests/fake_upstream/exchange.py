@@ -174,6 +174,8 @@ class Exchange:
                 return  # response left incomplete: uvicorn drops the connection
             if number and behaviour.chunk_delay and not await self.pause(behaviour.chunk_delay):
                 return
+            if not number and behaviour.first_token_delay and not await self.pause(behaviour.first_token_delay):
+                return
             if self.gone.is_set():
                 return
             await self.send({"type": "http.response.body", "body": frame.encode(), "more_body": True})

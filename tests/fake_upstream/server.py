@@ -50,7 +50,8 @@ Scripting (see behaviour.py)
   `cut(after=N)` (stream cut after N frames; `stream_error=True` sends the
   vendor's in-stream error event instead), `raw(body)` (HTML or truncated JSON
   with a 200), `redirect()` (307 to `other_url`, i.e. `localhost` instead of
-  `127.0.0.1`), `chunk_delay` between streamed frames.
+  `127.0.0.1`), `chunk_delay` between streamed frames, `first_token_delay` between
+  a stream's headers and its first frame.
 
 Inspection
 ----------

@@ -12,6 +12,7 @@ from providers.adapters.base import (
     ChatRequest,
     Finish,
     ReasoningDelta,
+    StreamStarted,
     TextDelta,
     ThinkingConfig,
     ToolCallDelta,
@@ -250,11 +251,11 @@ def test_leaving_a_stream_closes_the_upstream_request(fake_upstream, anthropic_p
 
     async def read_one():
         stream = AnthropicAdapter(anthropic_provider()).stream(ask("claude-haiku-4-5"))
-        event = await anext(stream)
+        events = [await anext(stream), await anext(stream)]
         await stream.aclose()
-        return event
+        return events
 
-    assert run(read_one()) == TextDelta("one ")
+    assert run(read_one()) == [StreamStarted(), TextDelta("one ")]
     assert fake_upstream.last_request.wait_disconnected(2)
 
 

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
 from providers.adapters import errors
-from providers.adapters.base import ChatRequest, Finish, ReasoningDelta, TextDelta, ToolCallDelta, UsageEvent
+from providers.adapters.base import (
+    ChatRequest,
+    Finish,
+    ReasoningDelta,
+    StreamStarted,
+    TextDelta,
+    ToolCallDelta,
+    UsageEvent,
+)
 from providers.adapters.openai_sdk import OpenAIAdapter, build_params
 from providers.adapters.registry import adapter_class
 from tests.fake_upstream import behaviour as fb
@@ -177,7 +186,25 @@ def test_a_stream_cut_in_the_middle_is_a_connection_error(fake_upstream, openai_
 
     with pytest.raises(errors.ConnectionError):
         run(read())
-    assert [type(e) for e in received] == [TextDelta, TextDelta]
+    assert [type(e) for e in received] == [StreamStarted, TextDelta, TextDelta]
+
+
+def test_the_stream_is_reported_open_as_soon_as_the_upstream_answers(fake_upstream, openai_provider):
+    """`StreamStarted` comes with the upstream's 200, before its first token (time to first byte)."""
+    fake_upstream.enqueue(fb.answer("late words", first_token_delay=0.5))
+
+    async def first_event():
+        stream = OpenAIAdapter(openai_provider()).stream(ask("gpt-4o"))
+        started = time.perf_counter()
+        event = await anext(stream)
+        waited = time.perf_counter() - started
+        rest = [e async for e in stream]
+        return event, waited, rest
+
+    event, waited, rest = run(first_event())
+    assert event == StreamStarted()
+    assert waited < 0.4
+    assert "".join(e.text for e in rest if isinstance(e, TextDelta)) == "late words"
 
 
 def test_an_error_event_mid_stream_is_mapped(fake_upstream, openai_provider):
