@@ -34,7 +34,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connections
+from django.db import DatabaseError, IntegrityError, connections, router, transaction
 from django.utils import timezone
 
 from providers.adapters.base import Usage
@@ -194,26 +194,51 @@ def _drain() -> None:
 
 
 def _write(batch: list[dict[str, Any]]) -> None:
-    from chat.models import RequestLog
-
     try:
         try:
-            RequestLog.objects.bulk_create([RequestLog(**values) for values in batch])
+            _insert(batch)
         except IntegrityError:
             raise
         except DatabaseError:
             # The kept connection was dropped (server restart, idle timeout): the batch was not
             # written (one transaction), so reconnect and write it once more.
             _close_connections()
-            RequestLog.objects.bulk_create([RequestLog(**values) for values in batch])
+            _insert(batch)
     except IntegrityError:
         for values in batch:
             try:
-                RequestLog.objects.create(**values)
+                _insert([values])
             except IntegrityError:
                 # The provider, model or key was deleted while the request ran: keep the row, drop the links.
                 values.update(provider_id=None, model_id=None, api_key_id=None, user_id=None)
-                RequestLog.objects.create(**values)
+                _insert([values])
+
+
+def _insert(batch: list[dict[str, Any]]) -> None:
+    """One multi-row INSERT in one transaction: each value prepared by its model field, as the ORM does.
+
+    Not `bulk_create`: building a model instance per row (and reading back the new ids) cost
+    ~0.25 ms a row, as much as a tenth of the request itself; this is a few hundredths of that.
+    """
+    from chat.models import RequestLog
+
+    alias = router.db_for_write(RequestLog)
+    connection = connections[alias]
+    fields = [field for field in RequestLog._meta.concrete_fields if not field.primary_key]
+    quote = connection.ops.quote_name
+    # Only the model's own table and column names, quoted by the backend; every value is a parameter.
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
+        quote(RequestLog._meta.db_table),
+        ", ".join(quote(field.column) for field in fields),
+        ", ".join(["%s"] * len(fields)),
+    )
+    prepare = [(field.attname, field.get_default, field.get_db_prep_save) for field in fields]
+    rows = [
+        [to_db(values[name] if name in values else default(), connection) for name, default, to_db in prepare]
+        for values in batch
+    ]
+    with transaction.atomic(using=alias), connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 class Exchange:
