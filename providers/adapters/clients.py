@@ -28,6 +28,7 @@ import logging
 import os
 import ssl
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -36,6 +37,7 @@ import httpx2
 
 from providers import crypto
 from providers.adapters import errors
+from providers.adapters.transport import UpstreamTransport
 from providers.snapshot import ProviderInfo
 
 logger = logging.getLogger(__name__)
@@ -97,14 +99,25 @@ def _ssl_context() -> ssl.SSLContext:
 
 
 def http_client(provider: ProviderInfo) -> httpx2.AsyncClient:
-    """A new pooled async client for one provider: no redirects, the provider's timeouts, the deadline hook."""
+    """A new pooled async client for one provider: no redirects, the provider's timeouts, the deadline hook.
+
+    Its transport is ours (`transport.py`: HTTP/1.1 keep-alive on asyncio streams, half the
+    client-side CPU of `httpx2`'s default), unless the environment names a proxy, which only
+    `httpx2`'s own transport handles.
+    """
     return httpx2.AsyncClient(
         verify=_ssl_context(),
         timeout=timeout(provider),
         follow_redirects=False,
         limits=POOL_LIMITS,
         event_hooks={"request": [_on_request], "response": [_on_response]},
+        transport=None if proxy_configured() else UpstreamTransport(ssl_context=_ssl_context(), limits=POOL_LIMITS),
     )
+
+
+def proxy_configured() -> bool:
+    """Whether `HTTP(S)_PROXY` or `ALL_PROXY` is set (in any case), as `httpx2` reads them."""
+    return bool({"http", "https", "all"} & set(urllib.request.getproxies_environment()))
 
 
 def extra_headers(provider: ProviderInfo) -> dict[str, str]:
