@@ -14,12 +14,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import import_module
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.contrib.auth import aget_user
 from django.core.exceptions import SynchronousOnlyOperation
 from django.http import HttpRequest
 from django.middleware.csrf import CsrfViewMiddleware
@@ -69,13 +67,7 @@ async def authenticate(request: HttpRequest) -> Caller:
     """The caller, or `Unauthenticated` (401) / `Forbidden` (403)."""
     token = bearer_token(request.META.get("HTTP_AUTHORIZATION"))
     if token is not None:
-        info = await warm_call(find_key, token) if token else None
-        if info is None:
-            raise Unauthenticated(INVALID_KEY)
-        if not info.has_scope(SCOPE):
-            raise Forbidden(f"This API key does not have the `{SCOPE}` scope.")
-        _record_use(info)
-        return Caller(user_id=info.user_id, api_key=info)
+        return await key_caller(token)
     if settings.SESSION_COOKIE_NAME not in request.COOKIES:
         raise Unauthenticated(MISSING_KEY)
     user = await _session_user(request)
@@ -85,6 +77,17 @@ async def authenticate(request: HttpRequest) -> Caller:
         raise Forbidden("A staff session or an API key with the `chat` scope is needed.")
     _check_csrf(request)
     return Caller(user_id=user.pk)
+
+
+async def key_caller(token: str) -> Caller:
+    """The caller presenting API key `token` (from `Authorization: Bearer`), or 401/403."""
+    info = await warm_call(find_key, token) if token else None
+    if info is None:
+        raise Unauthenticated(INVALID_KEY)
+    if not info.has_scope(SCOPE):
+        raise Forbidden(f"This API key does not have the `{SCOPE}` scope.")
+    _record_use(info)
+    return Caller(user_id=info.user_id, api_key=info)
 
 
 #: When this process last handed a key's use to the writer (by key prefix: ids can be reused).
@@ -107,11 +110,9 @@ def _record_use(info: KeyInfo) -> None:
 
 
 async def _session_user(request: HttpRequest) -> Any:
-    if hasattr(request, "auser"):  # the full middleware stack ran (WSGI, the test client)
-        return await request.auser()
-    engine = import_module(settings.SESSION_ENGINE)
-    request.session = engine.SessionStore(request.COOKIES.get(settings.SESSION_COOKIE_NAME))
-    return await aget_user(request)
+    # Session callers are served through the full middleware stack (chat/endpoint.py), which
+    # sets `auser`; only Bearer requests skip it.
+    return await request.auser()
 
 
 def _no_response(request: HttpRequest) -> None:

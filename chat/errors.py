@@ -85,6 +85,15 @@ class ErrorInfo:
     def body(self) -> dict[str, Any]:
         return {"error": {"message": self.message, "type": self.error_type, "param": self.param, "code": self.code}}
 
+    def response_headers(self) -> dict[str, str]:
+        """Headers of the error response: `Retry-After` when given, and what 401 and 405 call for."""
+        headers = dict(self.headers)
+        if self.status_code == 401:
+            headers["WWW-Authenticate"] = 'Bearer realm="modeldesk"'
+        if self.status_code == 405:
+            headers["Allow"] = "POST"
+        return headers
+
 
 class ChatError(Exception):
     """A chat request failed; `info` says how (raised by `chat.service` for every failure)."""

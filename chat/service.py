@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from chat import sse
 from chat.auth import Caller, warm_call
 from chat.body import check_no_steering_fields
 from chat.errors import ChatError, ModelNotFound, as_gateway_error
@@ -259,6 +260,18 @@ class ChatStream:
                 exchange.abandon(usage=builder.usage, answer=builder.answer_text)
             await events.aclose()
             await _aclose(self._events)
+
+    async def frames(self) -> AsyncIterator[bytes]:
+        """The SSE frames of the stream; an upstream failure mid-stream is one error frame, then the end."""
+        chunks = self.chunks()
+        try:
+            async for chunk in chunks:
+                yield sse.frame(chunk)
+            yield sse.DONE
+        except ChatError as exc:
+            yield sse.frame(exc.info.body())
+        finally:
+            await chunks.aclose()
 
     async def aclose(self) -> None:
         await _aclose(self._events)

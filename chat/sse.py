@@ -2,7 +2,8 @@
 
 The only module that writes `data: …` frames. A stream is:
 
-- chunks with `choices[0].delta`: `role` on the first, then `content`,
+- chunks with `choices[0].delta`: `role` on the first (with an empty `content`
+  when the adapter reports the open stream before any token), then `content`,
   `reasoning_content` (only when `show_thinking_process` is on) and `tool_calls`
   pieces (`index`, and on a call's first piece `id`, `type` and `function.name`;
   `function.arguments` fragments after);
@@ -25,6 +26,7 @@ from providers.adapters.base import (
     Finish,
     ReasoningDelta,
     StreamEvent,
+    StreamStarted,
     TextDelta,
     ToolCallDelta,
     Usage,
@@ -41,9 +43,14 @@ HEADERS = {
 CONTENT_TYPE = "text/event-stream; charset=utf-8"
 
 
+def json_bytes(data: dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON, as every /v1 answer and chunk is written."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def frame(data: dict[str, Any]) -> bytes:
     """One SSE event carrying a JSON object."""
-    return b"data: " + json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+    return b"data: " + json_bytes(data) + b"\n\n"
 
 
 class ChunkBuilder:
@@ -88,6 +95,9 @@ class ChunkBuilder:
 
     def chunks(self, event: StreamEvent) -> list[dict[str, Any]]:
         """The chunks one event becomes (none for hidden reasoning and for usage, which comes last)."""
+        if isinstance(event, StreamStarted):
+            # The role chunk, sent as soon as the upstream answered (OpenAI's first chunk too).
+            return [] if self._role_sent else [self._chunk({"content": ""})]
         if isinstance(event, TextDelta):
             if not event.text:
                 return []

@@ -2,15 +2,15 @@
 
 The view only reads the request, calls `chat.service.handle()` and renders:
 a `chat.completion` JSON, an SSE stream (frames written by `chat/sse.py`), or
-OpenAI's error body. Under uvicorn it is served without Django's middleware
-stack (see `chat/asgi.py`), so a warm request makes no thread hop and no query.
+OpenAI's error body. Under uvicorn, requests with an API key are served by
+`chat/endpoint.py` instead (the same steps as plain ASGI, without Django's
+request/response machinery); this view serves the rest (staff sessions of the
+playground), and everything under WSGI and the test client.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -25,21 +25,12 @@ JSON_HEADERS = {"X-Content-Type-Options": "nosniff"}
 
 
 def json_response(data: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
-    return HttpResponse(
-        json.dumps(data, ensure_ascii=False, separators=(",", ":")),
-        status=status,
-        content_type="application/json",
-        headers={**JSON_HEADERS, **(headers or {})},
-    )
+    headers = {**JSON_HEADERS, **(headers or {})}
+    return HttpResponse(sse.json_bytes(data), status=status, content_type="application/json", headers=headers)
 
 
 def error_response(info: ErrorInfo) -> HttpResponse:
-    headers = dict(info.headers)
-    if info.status_code == 401:
-        headers["WWW-Authenticate"] = 'Bearer realm="modeldesk"'
-    if info.status_code == 405:
-        headers["Allow"] = "POST"
-    return json_response(info.body(), status=info.status_code, headers=headers)
+    return json_response(info.body(), status=info.status_code, headers=info.response_headers())
 
 
 @csrf_exempt
@@ -61,19 +52,5 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
     except ChatError as exc:
         return error_response(exc.info)
     if isinstance(result, service.ChatStream):
-        response = StreamingHttpResponse(_frames(result), content_type=sse.CONTENT_TYPE, headers=sse.HEADERS)
-        return response
+        return StreamingHttpResponse(result.frames(), content_type=sse.CONTENT_TYPE, headers=sse.HEADERS)
     return json_response(result)
-
-
-async def _frames(stream: service.ChatStream) -> AsyncIterator[bytes]:
-    """SSE frames of a stream; an upstream failure mid-stream is one error frame, then the end."""
-    chunks = stream.chunks()
-    try:
-        async for chunk in chunks:
-            yield sse.frame(chunk)
-        yield sse.DONE
-    except ChatError as exc:
-        yield sse.frame(exc.info.body())
-    finally:
-        await chunks.aclose()
