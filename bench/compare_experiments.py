@@ -5,7 +5,7 @@ alternating round by round: closed loop at concurrency 1 (latency) and 16
 (throughput), non-streamed. Prints a Markdown table (medians, min–max).
 
     python bench/compare_experiments.py --variant none --variant no-request-log \
-        --variant keep-log-connection,skip-transform,inline-handler [--seconds 4 --rounds 3]
+        --variant no-request-log [--seconds 4 --rounds 3]
 """
 
 from __future__ import annotations
