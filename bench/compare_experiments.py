@@ -4,8 +4,7 @@ One uvicorn server per variant (same workers, same upstream, same database),
 alternating round by round: closed loop at concurrency 1 (latency) and 16
 (throughput), non-streamed. Prints a Markdown table (medians, min–max).
 
-    python bench/compare_experiments.py --variant none --variant no-request-log \
-        --variant no-request-log [--seconds 4 --rounds 3]
+    python bench/compare_experiments.py --variant none --variant no-request-log [--seconds 4 --rounds 3]
 """
 
 from __future__ import annotations

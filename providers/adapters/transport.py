@@ -105,7 +105,8 @@ class UpstreamTransport(httpx2.AsyncBaseTransport):
     def _put_back(self, connection: _Connection) -> None:
         """Keep a connection whose exchange completed for the next request to its origin."""
         idle = self._idle.setdefault(connection.origin, deque())
-        if self._closed or sum(len(queue) for queue in self._idle.values()) >= (self._max_idle or 0):
+        kept = sum(len(queue) for queue in self._idle.values())
+        if self._closed or (self._max_idle is not None and kept >= self._max_idle):  # None: no limit, as in httpx2
             connection.close()
             return
         connection.idle_since = time.monotonic()
