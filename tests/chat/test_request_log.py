@@ -121,6 +121,25 @@ def test_client_that_leaves_mid_stream_cancels_the_upstream(gateway, chat_key, o
     assert row.latency_ms < 4000
 
 
+def test_client_that_gives_up_on_a_slow_answer_cancels_the_upstream(gateway, chat_key, openai_model, fake_upstream):
+    """Not streamed: the client's timeout closes its connection; the endpoint stops the upstream call."""
+    fake_upstream.enqueue(fb.slow(5))
+    with pytest.raises(httpx2.TimeoutException):
+        httpx2.post(
+            f"{gateway.url}/v1/chat/completions",
+            json={"model": "fake-openai/mini", "messages": HI},
+            headers={"Authorization": f"Bearer {chat_key}"},
+            timeout=0.5,
+        )
+    assert fake_upstream.last_request.wait_disconnected(timeout=3)
+    deadline = time.monotonic() + 5
+    while not _rows() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    row = _rows()[-1]
+    assert (row.status_code, row.error_category) == (499, "client_closed")
+    assert row.latency_ms < 3000
+
+
 def test_writer_survives_a_failing_write(caplog):
     def broken() -> None:
         raise RuntimeError("disk full")
