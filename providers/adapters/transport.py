@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import select
 import ssl
 import time
 from collections import deque
@@ -53,7 +54,15 @@ class _Connection:
         """Still open, not closed by the server while idle, not idle for too long."""
         if self.writer.is_closing() or self.reader.at_eof() or self.reader.exception() is not None:
             return False
-        return expiry is None or now - self.idle_since < expiry
+        if expiry is not None and now - self.idle_since >= expiry:
+            return False
+        # Readable while idle: the upstream's FIN (or stray bytes) that the event loop has not handled yet.
+        sock = self.writer.get_extra_info("socket")
+        if sock is None:
+            return True
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return not poller.poll(0)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):  # closing a connection the peer already dropped
