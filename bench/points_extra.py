@@ -18,9 +18,22 @@ Log = Callable[[str], None]
 REGISTRY_PATH = "/api/model-registry"
 
 
+def _own_redis_db(cache_url: str) -> str:
+    """The registry's database is not the chat points' one: with Redis, it gets the next db number.
+
+    One cache shared by two databases would mix their cached keys and configuration snapshots
+    (the chat servers started after this point would read the registry's).
+    """
+    head, sep, db = cache_url.rpartition("/")
+    if not cache_url.startswith("redis") or not sep or not db.isdigit():
+        return cache_url  # locmem: per process anyway
+    return f"{head}/{int(db) + 1}"
+
+
 def registry(stack: Stack, cfg: Config, log: Log) -> Point:
     point = Point("registry", "Model registry with 100 providers × 50 models")
     env = product_env(cfg, cfg.registry_database_url, "bench.settings")
+    env["CACHE_URL"] = _own_redis_db(cfg.cache_url)
     manage(env, "migrate", "--noinput")
     key_file = VAR / "registry.key"
     made = json.loads(
