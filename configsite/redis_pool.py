@@ -1,13 +1,16 @@
-"""One Redis connection pool per process and server, whatever the number of `RedisCache` objects.
+"""The Redis cache backend: one client and one connection pool per process and server.
 
 Django's `caches` is a context-local handler: under ASGI every request runs in its own
 asyncio task (its own context), so each request builds a new `RedisCache`, whose client
-asks its `pool_class.from_url()` for a new pool — a new TCP connection and handshake per
-request. Set as `CACHES[...]["OPTIONS"]["pool_class"]`, this class hands every cache
-object the same pool for the same URL and options.
+builds a new connection pool (a new TCP connection and handshake per request), and every
+cache call builds a new `redis.Redis` (~0.1 ms each: its table of response callbacks;
+py-spy, bench/README.md). This backend keeps Django's `RedisCache` and shares, per process,
+the `RedisCacheClient` (hence its pools) for the same servers and options, and one
+`redis.Redis` per pool.
 
-redis-py pools are thread-safe, and they reset themselves when they notice a new process
-id (`ConnectionPool._checkpid`), so a pool created before a fork is not shared with the child.
+redis-py clients and pools are thread-safe (a connection is taken from the pool for one
+command and given back), and a pool resets itself when it notices a new process id
+(`ConnectionPool._checkpid`), so nothing made before a fork is shared with the child.
 """
 
 from __future__ import annotations
@@ -15,23 +18,47 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from redis import ConnectionPool
+from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
+from django.core.cache.backends.redis import RedisCacheClient as DjangoRedisCacheClient
+from django.utils.functional import cached_property
 
-_pools: dict[tuple[str, str], SharedConnectionPool] = {}
+_clients: dict[tuple[tuple[str, ...], str], RedisCacheClient] = {}
 _lock = threading.Lock()
 
 
-class SharedConnectionPool(ConnectionPool):
-    """`ConnectionPool` whose `from_url` returns the process's pool for that URL and options."""
+class RedisCacheClient(DjangoRedisCacheClient):
+    """Django's client with one `redis.Redis` per connection pool, built once."""
 
-    @classmethod
-    def from_url(cls, url: str, **kwargs: Any) -> SharedConnectionPool:
-        # repr() because options may hold unhashable values; equal options give equal keys.
-        key = (url, repr(sorted(kwargs.items())))
-        pool = _pools.get(key)
-        if pool is None:
+    def __init__(self, servers: list[str], **options: Any) -> None:
+        super().__init__(servers, **options)
+        self._redis_clients: dict[int, Any] = {}
+
+    def get_client(self, key: Any = None, *, write: bool = False) -> Any:
+        index = self._get_connection_pool_index(write)
+        client = self._redis_clients.get(index)
+        if client is None:
             with _lock:
-                pool = _pools.get(key)
-                if pool is None:
-                    pool = _pools[key] = super().from_url(url, **kwargs)
-        return pool
+                client = self._redis_clients.get(index)
+                if client is None:
+                    pool = self._pools.get(index)
+                    if pool is None:
+                        pool = self._pools[index] = self._pool_class.from_url(
+                            self._servers[index], **self._pool_options
+                        )
+                    client = self._redis_clients[index] = self._client(connection_pool=pool)
+        return client
+
+
+class RedisCache(DjangoRedisCache):
+    """`RedisCache` whose client (and so pools and redis clients) is the process's for these servers."""
+
+    @cached_property
+    def _cache(self) -> RedisCacheClient:
+        key = (tuple(self._servers), repr(sorted(self._options.items())))
+        client = _clients.get(key)
+        if client is None:
+            with _lock:
+                client = _clients.get(key)
+                if client is None:
+                    client = _clients[key] = RedisCacheClient(self._servers, **self._options)
+        return client

@@ -131,9 +131,8 @@ def _cache_config(url: str) -> dict:
         return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "modeldesk"}
     config = environ.Env.cache_url_config(url)
     if url.startswith(("redis://", "rediss://")):
-        config["BACKEND"] = "django.core.cache.backends.redis.RedisCache"
-        # One pool per process, not one per request: see configsite/redis_pool.py.
-        config.setdefault("OPTIONS", {})["pool_class"] = "configsite.redis_pool.SharedConnectionPool"
+        # Django's RedisCache with one client and pool per process, not per request: configsite/redis_pool.py.
+        config["BACKEND"] = "configsite.redis_pool.RedisCache"
     return config
 
 
