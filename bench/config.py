@@ -17,7 +17,7 @@
 | BENCH_LITELLM | install | auto | `install` (create var/bench/litellm-venv if missing), `auto` (use if present), `0` |
 | BENCH_LITELLM_SPEC | litellm[proxy]==1.106.2 | | what `install` installs |
 | BENCH_POINTS | all | all | comma list: latency,throughput,slow,open,ttfb,buffering,registry,memory |
-| BENCH_CACHE_URL | locmem:// | | CACHE_URL of our servers (`redis://127.0.0.1:6379/8` for the shared cache; the registry point uses the next db) |
+| BENCH_CACHE_URL | locmem:// | | CACHE_URL of our servers (`redis://…/8`; the registry point uses db + 1) |
 | BENCH_DATABASE_URL | sqlite:///var/bench/chat.sqlite3 | | database of the chat points |
 | BENCH_REGISTRY_DATABASE_URL | sqlite:///var/bench/registry.sqlite3 | | database of the registry point |
 | BENCH_OUTPUT | BENCHMARKS.md | | the report |
