@@ -26,6 +26,14 @@ def _rows() -> list[RequestLog]:
     return list(RequestLog.objects.order_by("id"))
 
 
+def _last_row(seconds: float = 5) -> RequestLog:
+    """The newest row, waiting for it: the server writes it once it has seen the client leave."""
+    deadline = time.monotonic() + seconds
+    while not _rows() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return _rows()[-1]
+
+
 def test_one_row_per_request_with_tokens_and_cost(openai_client, echo_model, chat_key):
     openai_client.chat.completions.create(model="echo/echo", messages=HI)
     list(
@@ -113,10 +121,7 @@ def test_client_that_leaves_mid_stream_cancels_the_upstream(gateway, chat_key, o
             if b"word" in chunk:
                 break
     assert fake_upstream.last_request.wait_disconnected(timeout=5)
-    deadline = time.monotonic() + 5
-    while not _rows() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    row = _rows()[-1]
+    row = _last_row()
     assert (row.status_code, row.error_category) == (499, "client_closed")
     assert row.latency_ms < 4000
 
@@ -132,10 +137,7 @@ def test_client_that_gives_up_on_a_slow_answer_cancels_the_upstream(gateway, cha
             timeout=0.5,
         )
     assert fake_upstream.last_request.wait_disconnected(timeout=3)
-    deadline = time.monotonic() + 5
-    while not _rows() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    row = _rows()[-1]
+    row = _last_row()
     assert (row.status_code, row.error_category) == (499, "client_closed")
     assert row.latency_ms < 3000
 
