@@ -89,17 +89,25 @@ def _ttl(info: KeyInfo | str) -> int:
     return CACHE_TTL if isinstance(info, KeyInfo) else MISSING_TTL
 
 
-def find_key(raw: str) -> KeyInfo | None:
+def key_cache_key(raw: str) -> str | None:
+    """The cache key of `raw`'s lookup, or None when `raw` is not a well-formed key."""
+    prefix = parse_prefix(raw)
+    return None if prefix is None else CACHE_KEY.format(prefix=prefix)
+
+
+def find_key(raw: str, cached: KeyInfo | str | None = None) -> KeyInfo | None:
     """The usable key matching `raw`, or None (malformed, unknown, wrong secret, revoked, expired).
 
     The format is checked first, so hostile input never reaches the cache or the
     database; the secret is compared in constant time against the stored hash.
+    `cached`: the cache's value for `key_cache_key(raw)` when the caller has read it
+    already (with other keys, in one round trip); None reads it here.
     """
     prefix = parse_prefix(raw)
     if prefix is None:
         return None
     cache_key = CACHE_KEY.format(prefix=prefix)
-    info = cache.get(cache_key)
+    info = cached if cached is not None else cache.get(cache_key)
     if info is None:
         info = _info(ApiKey.objects.filter(prefix=prefix).values(*_FIELDS).first())
         cache.set(cache_key, info, timeout=_ttl(info))

@@ -18,15 +18,17 @@ from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import SynchronousOnlyOperation
 from django.http import HttpRequest
 from django.middleware.csrf import CsrfViewMiddleware
 
 from access.authentication import bearer_token
-from access.selectors import LAST_USED_EVERY_SECONDS, KeyInfo, find_key
+from access.selectors import LAST_USED_EVERY_SECONDS, KeyInfo, find_key, key_cache_key
 from access.services import api_key_record_use
 from chat import request_log
 from chat.errors import Forbidden, Unauthenticated
+from providers.snapshot import VERSION_KEY
 
 T = TypeVar("T")
 SCOPE = "chat"
@@ -43,6 +45,8 @@ class Caller:
 
     user_id: int | None
     api_key: KeyInfo | None = None
+    #: The configuration version read with the key (one cache round trip); None: not read yet.
+    config_version: int | None = None
 
     @property
     def api_key_id(self) -> int | None:
@@ -80,14 +84,24 @@ async def authenticate(request: HttpRequest) -> Caller:
 
 
 async def key_caller(token: str) -> Caller:
-    """The caller presenting API key `token` (from `Authorization: Bearer`), or 401/403."""
-    info = await warm_call(find_key, token) if token else None
+    """The caller presenting API key `token` (from `Authorization: Bearer`), or 401/403.
+
+    The key's cached lookup and the configuration version are read in one cache round
+    trip (one MGET on Redis, where each read is a blocking round trip on the event loop);
+    the version goes on to `get_snapshot()` with the caller.
+    """
+    cache_key = key_cache_key(token) if token else None
+    if cache_key is None:  # malformed: refused before the cache is asked
+        raise Unauthenticated(INVALID_KEY)
+    found = cache.get_many([cache_key, VERSION_KEY])
+    info = await warm_call(find_key, token, found.get(cache_key))
     if info is None:
         raise Unauthenticated(INVALID_KEY)
     if not info.has_scope(SCOPE):
         raise Forbidden(f"This API key does not have the `{SCOPE}` scope.")
     _record_use(info)
-    return Caller(user_id=info.user_id, api_key=info)
+    version = found.get(VERSION_KEY)
+    return Caller(user_id=info.user_id, api_key=info, config_version=version if isinstance(version, int) else None)
 
 
 #: When this process last handed a key's use to the writer (by key prefix: ids can be reused).

@@ -102,11 +102,14 @@ def _resolve(model_string: str | None, snapshot: ConfigSnapshot) -> ModelInfo:
         ) from None
 
 
-def prepare(body: dict[str, Any]) -> Prepared:
-    """Validate a body and bind it to a model and an adapter (no I/O when the snapshot is warm)."""
+def prepare(body: dict[str, Any], config_version: int | None = None) -> Prepared:
+    """Validate a body and bind it to a model and an adapter (no I/O when the snapshot is warm).
+
+    `config_version`: the configuration version the caller's authentication read already.
+    """
     check_no_steering_fields(body)
     parsed = validate_request(body)
-    snapshot = get_snapshot()
+    snapshot = get_snapshot(config_version)
     model = _resolve(parsed.model, snapshot)
     provider = snapshot.providers[model.provider_id]
     settings = effective_settings(snapshot.runtime_settings, snapshot.presets, parsed.preset)
@@ -139,7 +142,7 @@ async def _start(
         messages=body.get("messages"),
     )
     try:
-        prepared = await warm_call(prepare, body)
+        prepared = await warm_call(prepare, body, caller.config_version)
     except Exception as exc:
         raise _fail(exchange, exc) from exc
     exchange.resolved(prepared.model, prepared.completion_id)

@@ -258,9 +258,14 @@ def current_version() -> int:
     return int(version)
 
 
-def get_snapshot() -> ConfigSnapshot:
-    """The current snapshot: process memo, else the shared cache, else the database."""
-    version = current_version()
+def get_snapshot(version: int | None = None) -> ConfigSnapshot:
+    """The current snapshot: process memo, else the shared cache, else the database.
+
+    `version`: the configuration version (`VERSION_KEY`) the caller has just read itself,
+    e.g. in the same cache round trip as the API key (chat/auth.py), so it is not read twice.
+    """
+    if version is None:
+        version = current_version()
     local = _local.get("snapshot")
     if local is not None and local.version == version:
         return local

@@ -96,6 +96,27 @@ def test_a_warm_request_makes_no_query(openai_client, openai_model, fake_upstrea
     assert RequestLog.objects.count() == logged + 2, "the log rows were written (on their own thread)"
 
 
+def _redis_commands(client) -> dict[str, int]:
+    return {name: stats["calls"] for name, stats in client.info("commandstats").items() if name != "cmdstat_info"}
+
+
+def test_a_warm_request_reads_the_cache_once(openai_client, openai_model, fake_upstream, settings):
+    """Key lookup and configuration version in one round trip: with Redis, one MGET and nothing else."""
+    if "redis" not in settings.CACHES["default"]["BACKEND"].lower():
+        pytest.skip("needs CACHE_URL=redis://… (counts the commands Redis served)")
+    import redis
+
+    observer = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+    openai_client.chat.completions.create(model="fake-openai/mini", messages=HI)  # warms every cache
+    request_log.flush()
+    before = _redis_commands(observer)
+    openai_client.chat.completions.create(model="fake-openai/mini", messages=HI)
+    request_log.flush()
+    after = _redis_commands(observer)
+    served = {name: calls - before.get(name, 0) for name, calls in after.items() if calls != before.get(name, 0)}
+    assert served == {"cmdstat_mget": 1}
+
+
 def _on_event_loop() -> bool:
     try:
         asyncio.get_running_loop()
