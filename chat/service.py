@@ -105,9 +105,10 @@ def _resolve(model_string: str | None, snapshot: ConfigSnapshot) -> ModelInfo:
 def prepare(body: dict[str, Any], config_version: int | None = None) -> Prepared:
     """Validate a body and bind it to a model and an adapter (no I/O when the snapshot is warm).
 
-    `config_version`: the configuration version the caller's authentication read already.
+    The body has been through the upstream-steering guard (`chat.body`) already: `read_body()`
+    for /v1, `_start()` for the Python API. `config_version`: the configuration version the
+    caller's authentication read already.
     """
-    check_no_steering_fields(body)
     parsed = validate_request(body)
     snapshot = get_snapshot(config_version)
     model = _resolve(parsed.model, snapshot)
@@ -132,8 +133,9 @@ def _fail(exchange: Exchange, exc: Exception, **partial: Any) -> ChatError:
 
 
 async def _start(
-    body: dict[str, Any], caller: Caller, *, source: str, started: float | None
+    body: dict[str, Any], caller: Caller, *, source: str, started: float | None, body_read: bool = False
 ) -> tuple[Prepared, Exchange]:
+    """Open the request's log entry and prepare it; `body_read`: the body came from `read_body()`."""
     exchange = Exchange(source=source, api_key_id=caller.api_key_id, user_id=caller.user_id, started=started)
     model_name = body.get("model")
     exchange.asked(
@@ -142,6 +144,8 @@ async def _start(
         messages=body.get("messages"),
     )
     try:
+        if not body_read:  # read_body() refused steering fields already; the Python API's bodies are checked here
+            check_no_steering_fields(body)
         prepared = await warm_call(prepare, body, caller.config_version)
     except Exception as exc:
         raise _fail(exchange, exc) from exc
@@ -152,8 +156,8 @@ async def _start(
 async def handle(
     body: dict[str, Any], caller: Caller, *, source: str = RequestSource.API, started: float | None = None
 ) -> dict[str, Any] | ChatStream:
-    """Serve one chat request: a `chat.completion` dict, or an open `ChatStream` when `stream` is true."""
-    prepared, exchange = await _start(body, caller, source=source, started=started)
+    """Serve one chat request (a body from `read_body()`): a `chat.completion` dict, or an open `ChatStream`."""
+    prepared, exchange = await _start(body, caller, source=source, started=started, body_read=True)
     if prepared.stream:
         return await _open_stream(prepared, exchange)
     return await _complete(prepared, exchange)
