@@ -4,19 +4,28 @@
 `KeyInfo`: a small frozen value with what permissions need, including the owner's
 `is_active` / `is_staff`, so no user query follows. Cached entries are dropped by
 `forget_key` whenever a key or its owner changes (services and `access.signals`).
+
+Every key found is also remembered in the process (`recent_key`, bounded): only
+while the shared cache is down (configsite.cache_guard), and for at most
+`CACHE_OUTAGE_GRACE_SECONDS`, is it used instead of the cache's entry — a key
+revoked during an outage is refused once the cache is back.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.core.cache import cache
 from django.utils import timezone
 
 from access.keys import hashes_match, parse_prefix
 from access.models import ApiKey
+from configsite.cache_guard import CacheUnavailable, aget_many, guarded, outage
 
 CACHE_KEY = "apikey:{prefix}"
 #: How long a found key's row stays cached (changes drop it at once).
@@ -95,41 +104,119 @@ def key_cache_key(raw: str) -> str | None:
     return None if prefix is None else CACHE_KEY.format(prefix=prefix)
 
 
-def find_key(raw: str, cached: KeyInfo | str | None = None) -> KeyInfo | None:
+#: Keys remembered for cache outages, by cache key; most recently used last.
+_recent: OrderedDict[str, KeyInfo] = OrderedDict()
+_recent_lock = threading.Lock()
+RECENT_KEYS = 10_000
+
+
+def _remember(cache_key: str, info: KeyInfo | str) -> None:
+    with _recent_lock:
+        if isinstance(info, KeyInfo):
+            _recent[cache_key] = info
+            _recent.move_to_end(cache_key)
+            if len(_recent) > RECENT_KEYS:
+                _recent.popitem(last=False)
+        else:
+            _recent.pop(cache_key, None)
+
+
+def recent_key(raw: str) -> KeyInfo | None:
+    """During a cache outage, within the grace: the usable key matching `raw` this process saw before.
+
+    `CacheUnavailable` when the process has not seen it (or the grace is over): it cannot be checked.
+    """
+    cache_key = key_cache_key(raw)
+    info = _recent.get(cache_key) if cache_key is not None else None
+    if info is None or not outage.within_grace():
+        raise CacheUnavailable
+    return _check(raw, info)
+
+
+def check_key(raw: str, cached: KeyInfo | str) -> KeyInfo | None:
+    """`raw` checked against the cache's entry for it (read by the caller with other keys, in one round trip)."""
+    cache_key = key_cache_key(raw)
+    if cache_key is not None and (not isinstance(cached, KeyInfo) or _recent.get(cache_key) is not cached):
+        _remember(cache_key, cached)
+    return _check(raw, cached)
+
+
+def lookup_key(raw: str) -> KeyInfo | None:
+    """The key matching `raw` from the database (a cache miss): cached for the next requests. Sync (a thread)."""
+    prefix = parse_prefix(raw)
+    if prefix is None:
+        return None
+    cache_key = CACHE_KEY.format(prefix=prefix)
+    info = _info(ApiKey.objects.filter(prefix=prefix).values(*_FIELDS).first())
+    try:
+        guarded(cache.set, cache_key, info, timeout=_ttl(info))
+    except CacheUnavailable:
+        pass  # looked up again next time
+    _remember(cache_key, info)
+    return _check(raw, info)
+
+
+def find_key(raw: str) -> KeyInfo | None:
     """The usable key matching `raw`, or None (malformed, unknown, wrong secret, revoked, expired).
 
     The format is checked first, so hostile input never reaches the cache or the
     database; the secret is compared in constant time against the stored hash.
-    `cached`: the cache's value for `key_cache_key(raw)` when the caller has read it
-    already (with other keys, in one round trip); None reads it here.
+    Sync callers (the DRF API, in threads) look the key up in the database when the
+    cache is down: they are not the hot path.
     """
-    prefix = parse_prefix(raw)
-    if prefix is None:
+    cache_key = key_cache_key(raw)
+    if cache_key is None:
         return None
-    cache_key = CACHE_KEY.format(prefix=prefix)
-    info = cached if cached is not None else cache.get(cache_key)
+    try:
+        info = guarded(cache.get, cache_key)
+    except CacheUnavailable:
+        info = None
     if info is None:
-        info = _info(ApiKey.objects.filter(prefix=prefix).values(*_FIELDS).first())
-        cache.set(cache_key, info, timeout=_ttl(info))
-    return _check(raw, info)
+        return lookup_key(raw)
+    return check_key(raw, info)
 
 
 async def afind_key(raw: str) -> KeyInfo | None:
-    """`find_key` for async views: same checks, async cache and ORM calls."""
-    prefix = parse_prefix(raw)
-    if prefix is None:
+    """`find_key` for coroutines: the cache read never blocks the event loop; a miss goes to a thread.
+
+    During a cache outage: the key this process saw within the grace, else `CacheUnavailable`.
+    """
+    cache_key = key_cache_key(raw)
+    if cache_key is None:
         return None
-    cache_key = CACHE_KEY.format(prefix=prefix)
-    info = await cache.aget(cache_key)
+    try:
+        found = await aget_many([cache_key])
+    except CacheUnavailable:
+        return recent_key(raw)
+    info = found.get(cache_key)
     if info is None:
-        info = _info(await ApiKey.objects.filter(prefix=prefix).values(*_FIELDS).afirst())
-        await cache.aset(cache_key, info, timeout=_ttl(info))
-    return _check(raw, info)
+        return await sync_to_async(lookup_key)(raw)
+    return check_key(raw, info)
+
+
+#: Cached lookups to drop once the cache answers again (a revocation during an outage).
+_forget_pending: set[str] = set()
 
 
 def forget_key(prefix: str) -> None:
     """Drop the cached lookup (after revocation or any change to the key or its user)."""
-    cache.delete(CACHE_KEY.format(prefix=prefix))
+    cache_key = CACHE_KEY.format(prefix=prefix)
+    with _recent_lock:
+        _recent.pop(cache_key, None)
+    try:
+        guarded(cache.delete, cache_key)
+    except CacheUnavailable:
+        with _recent_lock:
+            _forget_pending.add(cache_key)
+        outage.on_recovery(_replay_forget)
+
+
+def _replay_forget() -> None:
+    with _recent_lock:
+        pending = list(_forget_pending)
+        _forget_pending.clear()
+    cache.delete_many(pending)
+    outage.forget_recovery(_replay_forget)
 
 
 def key_prefixes_of_user(user_id: int) -> list[str]:

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -19,6 +20,7 @@ from django.utils import timezone
 from access.keys import generate_key, hash_key
 from access.models import ApiKey, Scope
 from access.selectors import LAST_USED_EVERY_SECONDS, KeyInfo, forget_key, key_prefixes_of_user
+from configsite.cache_guard import CacheUnavailable, guarded
 
 SCOPES: tuple[str, ...] = tuple(Scope.values)
 UPDATABLE_FIELDS = frozenset({"name", "scopes", "expires_at"})
@@ -137,12 +139,18 @@ def _used_flag(key: KeyInfo) -> str:
 
 
 def api_key_record_use(*, key: KeyInfo) -> None:
-    """Set `last_used_at` at most once a minute per key: a cache flag decides who writes."""
-    if cache.add(_used_flag(key), 1, timeout=LAST_USED_EVERY_SECONDS):
+    """Set `last_used_at` at most once a minute per key: a cache flag decides who writes.
+
+    While the cache is down nobody can decide, so nothing is written (the next use after it is back is).
+    """
+    try:
+        first = guarded(cache.add, _used_flag(key), 1, timeout=LAST_USED_EVERY_SECONDS)
+    except CacheUnavailable:
+        return
+    if first:
         ApiKey.objects.filter(pk=key.id).update(last_used_at=timezone.now())
 
 
 async def aapi_key_record_use(*, key: KeyInfo) -> None:
-    """`api_key_record_use` for async views."""
-    if await cache.aadd(_used_flag(key), 1, timeout=LAST_USED_EVERY_SECONDS):
-        await ApiKey.objects.filter(pk=key.id).aupdate(last_used_at=timezone.now())
+    """`api_key_record_use` for async views (in a thread, as Django's async cache calls are)."""
+    await sync_to_async(api_key_record_use)(key=key)

@@ -28,7 +28,7 @@ def main() -> int:
     path = os.environ.get("BENCH_REGISTRY_PATH", "/api/model-registry")
     client = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
     cache.clear()
-    snapshot._local.clear()  # a fresh process: nothing memoized
+    snapshot.store.forget()  # a fresh process: nothing memoized
     # Read each capture at once: the next request's `request_started` resets the query log.
     with CaptureQueriesContext(connection) as ctx:
         first = client.get(path)
@@ -38,7 +38,7 @@ def main() -> int:
     warm = [q["sql"][:160] for q in ctx.captured_queries]
     # Configuration cold, key lookup warm: the registry's own cold cost.
     snapshot.invalidate()
-    snapshot._local.clear()
+    snapshot.store.forget()
     with CaptureQueriesContext(connection) as ctx:
         client.get(path)
     config_cold = [q["sql"][:160] for q in ctx.captured_queries]

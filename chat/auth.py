@@ -1,10 +1,12 @@
 """Who is calling `/v1/chat/completions` (SPEC §5): an API key with the `chat` scope, or a staff session.
 
-A Bearer key is what every OpenAI SDK sends: it is checked with the cached
-lookup (`access.selectors.find_key`), which on a warm cache is a dictionary or
-Redis read and no query, so it runs inline on the event loop; only a cold
-lookup goes to a thread. A staff session (the browser playground) is the slow
-path: the session is loaded asynchronously and the CSRF token is checked here,
+A Bearer key is what every OpenAI SDK sends: it is checked against the cache's
+entry for it, read with the configuration version in one round trip on
+redis-py's asyncio client (configsite/cache_guard.py: the event loop never waits
+on the cache, and a cache outage is served from what the process holds); only a
+key the cache does not hold is looked up in the database, in a thread. A
+staff session (the browser playground) is the slow path: the session is loaded
+asynchronously and the CSRF token is checked here,
 because the view itself is `csrf_exempt` (a Bearer request carries no cookie to
 forge). Failures answer like OpenAI: 401 `invalid_api_key`, or 403.
 """
@@ -12,25 +14,22 @@ forge). Failures answer like OpenAI: 401 `invalid_api_key`, or 403.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.cache import cache
-from django.core.exceptions import SynchronousOnlyOperation
 from django.http import HttpRequest
 from django.middleware.csrf import CsrfViewMiddleware
 
 from access.authentication import bearer_token
-from access.selectors import LAST_USED_EVERY_SECONDS, KeyInfo, find_key, key_cache_key
+from access.selectors import LAST_USED_EVERY_SECONDS, KeyInfo, check_key, key_cache_key, lookup_key, recent_key
 from access.services import api_key_record_use
 from chat import request_log
-from chat.errors import Forbidden, Unauthenticated
+from chat.errors import Forbidden, ServiceUnavailable, Unauthenticated
+from configsite.cache_guard import CacheUnavailable, aget_many
 from providers.snapshot import VERSION_KEY
 
-T = TypeVar("T")
 SCOPE = "chat"
 MISSING_KEY = (
     "You didn't provide an API key. You need to provide your API key in an Authorization header "
@@ -53,20 +52,6 @@ class Caller:
         return self.api_key.id if self.api_key else None
 
 
-async def warm_call(function: Callable[..., T], *args: Any) -> T:
-    """Call a sync function that answers from the cache when warm; when it needs the database, use a thread.
-
-    Django refuses database access on the event loop (`SynchronousOnlyOperation`)
-    before any query runs, so the inline attempt has no side effect to repeat.
-    This keeps the warm path free of thread hops (Django's own async cache methods
-    are thread hops around the sync ones).
-    """
-    try:
-        return function(*args)
-    except SynchronousOnlyOperation:
-        return await sync_to_async(function)(*args)
-
-
 async def authenticate(request: HttpRequest) -> Caller:
     """The caller, or `Unauthenticated` (401) / `Forbidden` (403)."""
     token = bearer_token(request.META.get("HTTP_AUTHORIZATION"))
@@ -87,20 +72,32 @@ async def key_caller(token: str) -> Caller:
     """The caller presenting API key `token` (from `Authorization: Bearer`), or 401/403.
 
     The key's cached lookup and the configuration version are read in one cache round
-    trip (one MGET on Redis, where each read is a blocking round trip on the event loop);
-    the version goes on to `get_snapshot()` with the caller.
+    trip (one MGET, on redis-py's asyncio client: the event loop never waits on it); the
+    version goes on to `aget_snapshot()` with the caller. A key the cache does not hold is
+    looked up in the database in a thread. While the cache is down, a key this process has
+    seen is accepted for the outage's grace (`CACHE_OUTAGE_GRACE_SECONDS`); any other is
+    `CacheUnavailable` (503 with Retry-After): it cannot be checked.
     """
     cache_key = key_cache_key(token) if token else None
     if cache_key is None:  # malformed: refused before the cache is asked
         raise Unauthenticated(INVALID_KEY)
-    found = cache.get_many([cache_key, VERSION_KEY])
-    info = await warm_call(find_key, token, found.get(cache_key))
+    try:
+        found = await aget_many([cache_key, VERSION_KEY])
+    except CacheUnavailable:
+        found = None
+        try:
+            info = recent_key(token)
+        except CacheUnavailable:
+            raise ServiceUnavailable from None
+    else:
+        cached = found.get(cache_key)
+        info = check_key(token, cached) if cached is not None else await sync_to_async(lookup_key)(token)
     if info is None:
         raise Unauthenticated(INVALID_KEY)
     if not info.has_scope(SCOPE):
         raise Forbidden(f"This API key does not have the `{SCOPE}` scope.")
     _record_use(info)
-    version = found.get(VERSION_KEY)
+    version = found.get(VERSION_KEY) if found is not None else None
     return Caller(user_id=info.user_id, api_key=info, config_version=version if isinstance(version, int) else None)
 
 

@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from configsite.cache_guard import CacheUnavailable
 from providers.adapters.errors import ProviderError
 from providers.exceptions import AmbiguousModel, ConfigError, InvalidModel
 
@@ -70,6 +71,21 @@ class ModelNotFound(GatewayError):
     code = "model_not_found"
 
 
+class ServiceUnavailable(GatewayError):
+    """The shared cache is down and the process cannot serve this request from what it holds (503)."""
+
+    status_code = 503
+    error_type = "server_error"
+    category = "unavailable"
+    code = "service_unavailable"
+    retry_after = CacheUnavailable.retry_after
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(
+            message or "ModelDesk's cache is unavailable and this request cannot be served without it; retry shortly."
+        )
+
+
 @dataclass(slots=True)
 class ErrorInfo:
     """One error in every shape we need: HTTP status, OpenAI body, log category, extra headers."""
@@ -119,6 +135,11 @@ def as_gateway_error(exc: BaseException) -> ErrorInfo:
     """
     if isinstance(exc, ChatError):
         return exc.info
+    if isinstance(exc, CacheUnavailable):
+        exc = ServiceUnavailable()
+    if isinstance(exc, ServiceUnavailable):
+        headers = {"Retry-After": str(exc.retry_after)}
+        return ErrorInfo(exc.status_code, exc.category, exc.message, exc.error_type, None, exc.code, headers=headers)
     if isinstance(exc, GatewayError):
         return ErrorInfo(exc.status_code, exc.category, exc.message, exc.error_type, exc.param, exc.code)
     if isinstance(exc, ProviderError):

@@ -16,9 +16,18 @@ from django.utils.http import parse_etags
 from access.authentication import bearer_token
 from access.selectors import afind_key
 from access.services import aapi_key_record_use
-from chat.errors import Forbidden, GatewayError, MethodNotAllowed, ModelNotFound, Unauthenticated, as_gateway_error
+from chat.errors import (
+    Forbidden,
+    GatewayError,
+    MethodNotAllowed,
+    ModelNotFound,
+    ServiceUnavailable,
+    Unauthenticated,
+    as_gateway_error,
+)
+from configsite.cache_guard import CacheUnavailable
 from providers import selectors
-from providers.snapshot import get_snapshot
+from providers.snapshot import aget_snapshot
 
 READ_METHODS = ("GET", "HEAD")
 
@@ -27,7 +36,10 @@ async def authorize_read(request: HttpRequest) -> None:
     """Raise a `GatewayError` unless the request may read the model list."""
     token = bearer_token(request.headers.get("Authorization"))
     if token is not None:
-        info = await afind_key(token)
+        try:
+            info = await afind_key(token)
+        except CacheUnavailable:
+            raise ServiceUnavailable from None
         if info is None:
             raise Unauthenticated("Invalid, revoked or expired API key.")
         if not info.has_scope("read"):
@@ -47,7 +59,7 @@ async def authorize_read(request: HttpRequest) -> None:
 
 def error_response(exc: GatewayError) -> JsonResponse:
     error = as_gateway_error(exc)
-    response = JsonResponse(error.body(), status=error.status_code)
+    response = JsonResponse(error.body(), status=error.status_code, headers=error.headers)
     if error.status_code == 401:
         response["WWW-Authenticate"] = 'Bearer realm="modeldesk"'
     if isinstance(exc, MethodNotAllowed):
@@ -79,7 +91,10 @@ async def retrieve_model(request: HttpRequest, model: str) -> HttpResponse:
         await authorize_read(request)
     except GatewayError as exc:
         return error_response(exc)
-    snapshot = await sync_to_async(get_snapshot)()
+    try:
+        snapshot = await aget_snapshot()
+    except CacheUnavailable:
+        return error_response(ServiceUnavailable())
     info = snapshot.by_qualified.get(model)
     if info is None:
         candidates = snapshot.by_unprefixed.get(model) or []

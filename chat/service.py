@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chat import sse
-from chat.auth import Caller, warm_call
+from chat.auth import Caller
 from chat.body import check_no_steering_fields
 from chat.errors import ChatError, ModelNotFound, as_gateway_error
 from chat.models import RequestSource
@@ -48,7 +48,7 @@ from providers.adapters.errors import ConfigurationError
 from providers.adapters.registry import get_adapter
 from providers.exceptions import InvalidModel
 from providers.services import resolve_model
-from providers.snapshot import ConfigSnapshot, ModelInfo, ProviderInfo, get_snapshot
+from providers.snapshot import ConfigSnapshot, ModelInfo, ProviderInfo, aget_snapshot, get_snapshot
 
 #: Events that count as the first token (for time to first token).
 _TOKEN_EVENTS = (TextDelta, ReasoningDelta, ToolCallDelta)
@@ -102,15 +102,13 @@ def _resolve(model_string: str | None, snapshot: ConfigSnapshot) -> ModelInfo:
         ) from None
 
 
-def prepare(body: dict[str, Any], config_version: int | None = None) -> Prepared:
-    """Validate a body and bind it to a model and an adapter (no I/O when the snapshot is warm).
+def prepare(body: dict[str, Any], snapshot: ConfigSnapshot) -> Prepared:
+    """Validate a body and bind it to a model and an adapter of `snapshot` (no I/O).
 
     The body has been through the upstream-steering guard (`chat.body`) already: `read_body()`
-    for /v1, `_start()` for the Python API. `config_version`: the configuration version the
-    caller's authentication read already.
+    for /v1, `_start()` for the Python API.
     """
     parsed = validate_request(body)
-    snapshot = get_snapshot(config_version)
     model = _resolve(parsed.model, snapshot)
     provider = snapshot.providers[model.provider_id]
     settings = effective_settings(snapshot.runtime_settings, snapshot.presets, parsed.preset)
@@ -146,7 +144,8 @@ async def _start(
     try:
         if not body_read:  # read_body() refused steering fields already; the Python API's bodies are checked here
             check_no_steering_fields(body)
-        prepared = await warm_call(prepare, body, caller.config_version)
+        # The version read with the key: warm, the process's snapshot at once; else built (once) in a thread.
+        prepared = prepare(body, await aget_snapshot(caller.config_version))
     except Exception as exc:
         raise _fail(exchange, exc) from exc
     exchange.resolved(prepared.model, prepared.completion_id)

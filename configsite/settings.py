@@ -125,6 +125,18 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     )
 
 
+# A cache that hangs must not hang requests (configsite/cache_guard.py, ADR 0008): each Redis call
+# gives up after CACHE_TIMEOUT_SECONDS; the process then serves what it holds (the last configuration
+# snapshot, the API keys it has seen) for CACHE_OUTAGE_GRACE_SECONDS, and answers 503 past that.
+CACHE_TIMEOUT_SECONDS = env.float("CACHE_TIMEOUT_SECONDS", default=0.5)
+CACHE_OUTAGE_GRACE_SECONDS = env.float("CACHE_OUTAGE_GRACE_SECONDS", default=60.0)
+# After a configuration change, requests wait up to this long for the new snapshot (built once per
+# process, in a thread) and are then served from the previous one until it is ready (providers/snapshot_store.py).
+SNAPSHOT_REBUILD_WAIT_SECONDS = env.float("SNAPSHOT_REBUILD_WAIT_SECONDS", default=1.0)
+# ...but never from a snapshot older than this after a change was seen: then they wait for the build.
+SNAPSHOT_MAX_STALE_SECONDS = env.float("SNAPSHOT_MAX_STALE_SECONDS", default=30.0)
+
+
 def _cache_config(url: str) -> dict:
     """`locmem://` (SPEC §2 default) is not a django-environ scheme; everything else is."""
     if url.startswith(("locmem://", "locmemcache://")):
@@ -133,6 +145,12 @@ def _cache_config(url: str) -> dict:
     if url.startswith(("redis://", "rediss://")):
         # Django's RedisCache with one client and pool per process, not per request: configsite/redis_pool.py.
         config["BACKEND"] = "configsite.redis_pool.RedisCache"
+        # Bounded waits and no retry: a hung Redis fails fast, and the breaker takes over (cache_guard.py).
+        config["OPTIONS"] = {
+            "socket_timeout": CACHE_TIMEOUT_SECONDS,
+            "socket_connect_timeout": CACHE_TIMEOUT_SECONDS,
+            **config.get("OPTIONS", {}),
+        }
     return config
 
 

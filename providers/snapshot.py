@@ -5,7 +5,9 @@ configured cache (Redis when several processes serve). Each process also keeps
 the last snapshot it used, keyed by version, so a warm request costs one cache
 read of a small integer and no query. Any change to providers, models or runtime
 settings bumps the version (`invalidate()`), which every process sees on its
-next request. See docs/adr/0003-config-snapshot.md.
+next request. See docs/adr/0003-config-snapshot.md. How a process fetches,
+builds (once per version) and keeps it through cache outages is
+providers/snapshot_store.py (ADR 0008).
 """
 
 from __future__ import annotations
@@ -16,13 +18,24 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.core.cache import cache
+from providers.snapshot_store import SNAPSHOT_KEY, SNAPSHOT_TTL, VERSION_KEY, SnapshotStore, read_version
 
 logger = logging.getLogger(__name__)
 
-VERSION_KEY = "config:version"
-SNAPSHOT_KEY = "config:snapshot:{version}"
-SNAPSHOT_TTL = 24 * 3600
+__all__ = [
+    "SNAPSHOT_KEY",
+    "SNAPSHOT_TTL",
+    "VERSION_KEY",
+    "ConfigSnapshot",
+    "ModelInfo",
+    "ProviderInfo",
+    "aget_snapshot",
+    "build_snapshot",
+    "current_version",
+    "get_snapshot",
+    "invalidate",
+    "store",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,41 +259,33 @@ def build_snapshot(version: int) -> ConfigSnapshot:
     return snapshot
 
 
-_local: dict[str, ConfigSnapshot] = {}
+#: The process's snapshot and its builds (single flight, off the event loop, outages):
+#: providers/snapshot_store.py.
+store = SnapshotStore(build_snapshot)
 
 
 def current_version() -> int:
-    version = cache.get(VERSION_KEY)
-    if version is None:
-        # First use (or the cache was flushed): start a version nobody has seen.
-        cache.add(VERSION_KEY, time.time_ns(), timeout=None)
-        version = cache.get(VERSION_KEY)
-    return int(version)
+    """The configuration version in the shared cache (sync; `CacheUnavailable` when it is down)."""
+    return read_version()
 
 
 def get_snapshot(version: int | None = None) -> ConfigSnapshot:
-    """The current snapshot: process memo, else the shared cache, else the database.
+    """The current snapshot, for sync callers: the process's, else the shared cache's, else the database's.
 
     `version`: the configuration version (`VERSION_KEY`) the caller has just read itself,
-    e.g. in the same cache round trip as the API key (chat/auth.py), so it is not read twice.
+    so it is not read twice. Coroutines use `aget_snapshot`.
     """
-    if version is None:
-        version = current_version()
-    local = _local.get("snapshot")
-    if local is not None and local.version == version:
-        return local
-    snapshot = cache.get(SNAPSHOT_KEY.format(version=version))
-    if snapshot is None:
-        snapshot = build_snapshot(version)
-        cache.set(SNAPSHOT_KEY.format(version=version), snapshot, timeout=SNAPSHOT_TTL)
-    _local["snapshot"] = snapshot
-    return snapshot
+    return store.get(version)
+
+
+async def aget_snapshot(version: int | None = None) -> ConfigSnapshot:
+    """`get_snapshot` for coroutines: never blocks the event loop (see providers/snapshot_store.py).
+
+    `version`: read with the API key in one cache round trip (chat/auth.py); None reads it here.
+    """
+    return await store.aget(version)
 
 
 def invalidate() -> None:
     """Make every process rebuild its snapshot on its next request."""
-    try:
-        cache.incr(VERSION_KEY)
-    except ValueError:
-        cache.set(VERSION_KEY, time.time_ns(), timeout=None)
-    _local.clear()
+    store.invalidate()

@@ -14,7 +14,7 @@ pytest_plugins = ["tests.fake_upstream.fixtures", "tests.live_gateway"]
 def _fresh_cache():
     """Every test starts with an empty cache and no process-local snapshot (tests share one process)."""
     cache.clear()
-    snapshot._local.clear()
+    snapshot.store.forget()
     yield
     cache.clear()
-    snapshot._local.clear()
+    snapshot.store.forget()

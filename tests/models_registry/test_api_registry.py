@@ -241,7 +241,8 @@ def test_changes_are_seen_through_a_second_cache_client(reader, catalog, setting
     assert new_version != version
 
     # The other process still holds the old snapshot in its memo: the shared version tells it to rebuild.
-    snapshot._local["snapshot"] = stale
+    snapshot.store.forget()
+    assert snapshot.store.get(version) == stale  # from the shared cache
     body = reader.get(URL).json()
     assert "groq/llama-3.3-70b" in [m["qualified_id"] for p in body["providers"] for m in p["models"]]
     shared = other.get(snapshot.SNAPSHOT_KEY.format(version=other.get(snapshot.VERSION_KEY)))

@@ -47,7 +47,7 @@ def test_warm_reads_make_no_query_and_other_processes_reuse_the_cached_build(dja
     get_snapshot()
     with django_assert_num_queries(0):
         get_snapshot()
-    snapshot._local.clear()  # another process: no local memo, same shared cache
+    snapshot.store.forget()  # another process: no local memo, same shared cache
     with django_assert_num_queries(0):
         assert len(get_snapshot().models) == 25
 
@@ -198,7 +198,7 @@ def test_a_build_cached_before_the_commit_is_replaced_after_it(catalog, django_c
         # and cached it under the version the write had already bumped.
         stale.version = current_version()
         cache.set(SNAPSHOT_KEY.format(version=stale.version), stale)
-        snapshot._local.clear()
+        snapshot.store.forget()
         assert get_snapshot().providers[catalog["provider"].pk].name != "Committed"
     assert get_snapshot().providers[catalog["provider"].pk].name == "Committed"
 
@@ -206,5 +206,5 @@ def test_a_build_cached_before_the_commit_is_replaced_after_it(catalog, django_c
 def test_version_restarts_unseen_after_a_cache_flush(catalog):
     before = current_version()
     cache.clear()
-    snapshot._local.clear()
+    snapshot.store.forget()
     assert current_version() > before
