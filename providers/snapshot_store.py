@@ -9,8 +9,9 @@ fetching and caching around it (ADR 0003, ADR 0008):
   version — thread or coroutine — waits for that one build instead of starting
   its own. A build that failed is retried by the next caller.
 - **Off the event loop.** Coroutines (`aget`) never build on the loop: the build
-  runs in a thread (Django's thread-sensitive executor, so a request's database
-  work stays on its own thread, as for a cold key lookup) and the coroutine awaits it.
+  runs in a thread of its own (`snapshot-build`, which closes its database
+  connection after each build; under `async_to_sync` — the test client — on the
+  outer thread, as Django's thread-sensitive calls) and the coroutine awaits it.
 - **The previous snapshot while the next one builds.** A coroutine that sees a new
   version waits up to `SNAPSHOT_REBUILD_WAIT_SECONDS` after the process first saw
   it (a small configuration builds in milliseconds, so the change is served on
@@ -32,12 +33,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import AsyncToSync, sync_to_async
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connections
 
 from configsite.cache_guard import CacheUnavailable, aget_many, guarded, outage
 
@@ -74,7 +76,8 @@ class SnapshotStore:
         #: How many snapshots this process has built from the database (observable in tests and logs).
         self.builds_from_database = 0
         self._bump_pending = False
-        self._tasks: set[asyncio.Task] = set()  # builds started by coroutines, referenced until done
+        self._tasks: set[asyncio.Future] = set()  # builds started by coroutines, referenced until done
+        self._executor: ThreadPoolExecutor | None = None
 
     # --- what callers use ---------------------------------------------------------------------
 
@@ -115,10 +118,7 @@ class SnapshotStore:
                 return current
         future, mine = self._claim(version)
         if mine:
-            # In a thread; the build goes on (and others wait for it) if this request is cancelled.
-            task = asyncio.ensure_future(sync_to_async(self._run)(version, future))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._start_build(version, future)
         waiting = asyncio.shield(asyncio.wrap_future(future))
         if current is None:
             return await waiting
@@ -153,6 +153,32 @@ class SnapshotStore:
             self._current = None
 
     # --- internals ----------------------------------------------------------------------------
+
+    def _start_build(self, version: int, future: Future[ConfigSnapshot]) -> None:
+        """Run the build in a thread; it goes on (and others wait for it) if the request that started it ends."""
+        if getattr(AsyncToSync.executors, "current", None) is not None:
+            # Under async_to_sync (the test client, WSGI): on that outer thread, as Django's
+            # thread-sensitive calls are (it may hold the transaction the caller sees).
+            task = asyncio.ensure_future(sync_to_async(self._run)(version, future))
+        else:
+            # Not a thread of the request: it may outlive it, and its database connection is closed after.
+            task = asyncio.ensure_future(
+                asyncio.get_running_loop().run_in_executor(self._builder(), self._run_and_close, version, future)
+            )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _builder(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapshot-build")
+            return self._executor
+
+    def _run_and_close(self, version: int, future: Future[ConfigSnapshot]) -> None:
+        try:
+            self._run(version, future)
+        finally:
+            connections.close_all()
 
     async def _aread_version(self) -> int | None:
         try:
