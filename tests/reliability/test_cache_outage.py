@@ -126,14 +126,23 @@ async def _load(url: str, key: str, redis: subprocess.Popen) -> dict:
         await asyncio.sleep(1)
         os.kill(redis.pid, signal.SIGSTOP)
         frozen_at = time.monotonic()
-        await asyncio.sleep(FREEZE_SECONDS)
+        await asyncio.sleep(2)
+        began = time.monotonic()
+        not_ready = await http.get(f"{url}/readyz")
+        readyz_seconds = time.monotonic() - began
+        await asyncio.sleep(FREEZE_SECONDS - (time.monotonic() - frozen_at))
         os.kill(redis.pid, signal.SIGCONT)
         await asyncio.sleep(2)
         ready = (await http.get(f"{url}/readyz")).json()
         done.set()
         await asyncio.gather(*tasks)
     await client.close()
-    return {"answers": answers, "health": health, "ready_after": ready}
+    return {
+        "answers": answers,
+        "health": health,
+        "ready_after": ready,
+        "not_ready": (not_ready.status_code, not_ready.json(), readyz_seconds),
+    }
 
 
 def test_a_hung_redis_does_not_freeze_the_gateway(gateway_on_own_redis, echo_model):
@@ -157,6 +166,9 @@ def test_a_hung_redis_does_not_freeze_the_gateway(gateway_on_own_redis, echo_mod
     assert beyond and set(beyond) == {(503, "5")}, set(beyond)
     after = [status for at, status, _ in answers if at > FREEZE_SECONDS + 1.5]
     assert after and set(after) == {200}, after
+    status, body, seconds = result["not_ready"]
+    assert status == 503 and body["checks"]["cache"].startswith("error: unavailable"), body
+    assert seconds < 0.5, seconds  # the breaker knows: no wait on the hung cache
     assert result["ready_after"]["status"] == "ok"
     print(f"during the freeze: {sum(1 for s in within if s == 200)} answered within the grace, "
           f"{len(beyond)} refused with 503 past it")  # fmt: skip
