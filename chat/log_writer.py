@@ -28,12 +28,13 @@ and must not wait for, a test's open transaction).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
+import os
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from django.conf import settings
@@ -44,11 +45,17 @@ from chat.log_rows import normalise
 
 logger = logging.getLogger("chat.request_log")
 
-_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chat-request-log")
-_pending: set[Future] = set()
 _lock = threading.Lock()
 #: Wakes a lingering writer: a full batch is waiting, or someone flushes.
 _wake = threading.Condition(_lock)
+#: Work for the writer thread (functions to run, each with the event set when it is done), and
+#: the events not set yet (what `flush()` waits for). The thread starts with the first work.
+_tasks: deque[tuple[Callable[..., Any], tuple, dict, threading.Event]] = deque()
+_has_work = threading.Condition(_lock)
+_pending: set[threading.Event] = set()
+_thread: threading.Thread | None = None
+#: Set by the exit hook: when an exiting process stops retrying an unavailable database (monotonic).
+_exit_deadline: float | None = None
 #: Rows waiting for the writer, whether a drain is scheduled or running, and flushes in progress.
 _rows: deque[log_rows.Row] = deque()
 _draining = False
@@ -90,15 +97,66 @@ def stats() -> dict[str, int]:
 
 def submit(function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
     """Run `function` on the writer thread; failures are logged, never raised to a request."""
-    future = _executor.submit(_run, function, args, kwargs)
+    done = threading.Event()
     with _lock:
-        _pending.add(future)
-    future.add_done_callback(_forget)
+        _tasks.append((function, args, kwargs, done))
+        _pending.add(done)
+        _start_thread()
+        _has_work.notify()
 
 
-def _forget(future: Future) -> None:
+def _start_thread() -> None:
+    """Start the writer thread (with `_lock` held) unless it runs.
+
+    A daemon thread, not a `ThreadPoolExecutor`: the executor's worker is joined at exit
+    *before* `atexit` hooks run, so a writer waiting out a database outage would keep an
+    exiting process alive for ever. Here `_at_exit` flushes, and bounds how long it waits.
+    """
+    global _thread
+    if _thread is not None and _thread.is_alive():
+        return
+    _thread = threading.Thread(target=_work, name="chat-request-log", daemon=True)
+    _thread.start()
+
+
+def _work() -> None:
+    while True:
+        with _lock:
+            while not _tasks:
+                _has_work.wait()
+            function, args, kwargs, done = _tasks.popleft()
+        try:
+            _run(function, args, kwargs)
+        finally:
+            with _lock:
+                _pending.discard(done)
+            done.set()
+
+
+def _at_exit() -> None:
+    """At interpreter exit: write what waits, retrying an unavailable database for REQUEST_LOG_SHUTDOWN_SECONDS."""
+    global _exit_deadline
+    grace = settings.REQUEST_LOG_SHUTDOWN_SECONDS
     with _lock:
-        _pending.discard(future)
+        _exit_deadline = time.monotonic() + grace
+    flush(timeout=grace + 10)
+
+
+atexit.register(_at_exit)
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has no writer thread and must not write its parent's rows a second time."""
+    global _lock, _wake, _has_work, _thread, _draining, _hurry
+    _lock = threading.Lock()
+    _wake, _has_work = threading.Condition(_lock), threading.Condition(_lock)
+    _tasks.clear()
+    _pending.clear()
+    _rows.clear()
+    _thread, _draining, _hurry = None, False, 0
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _run(function: Callable[..., Any], args: tuple, kwargs: dict) -> None:
@@ -148,8 +206,11 @@ def flush(timeout: float = 10.0) -> None:
             return
         _hurry += 1
         _wake.notify_all()
+    deadline = time.monotonic() + timeout
     try:
-        wait(pending, timeout=timeout)
+        for done in pending:
+            if not done.wait(max(0.0, deadline - time.monotonic())):
+                break
     finally:
         with _lock:
             _hurry -= 1
@@ -162,7 +223,8 @@ async def aflush(timeout: float = 10.0) -> None:
 def close_connections() -> None:
     """Close the writer thread's database connections (test teardown, before dropping a database)."""
     flush()
-    _executor.submit(connections.close_all).result(timeout=10)
+    submit(connections.close_all)
+    flush()
 
 
 def record(values: dict[str, Any]) -> None:
@@ -209,7 +271,6 @@ def _drain() -> None:
 def _write_until_done(batch: list[log_rows.Row]) -> None:
     """Write `batch`, waiting out an unavailable database: retried with a capped backoff, reconnecting each time."""
     delay = 0.0
-    exit_deadline: float | None = None
     while True:
         try:
             refused = log_rows.write(batch)
@@ -218,13 +279,10 @@ def _write_until_done(batch: list[log_rows.Row]) -> None:
             # The connection may be broken (a restart, a failover): the next attempt opens a new one.
             _close_connections()
             if delay:
-                _outage_began(exc.reason)
-            if not threading.main_thread().is_alive():  # the interpreter is exiting
-                now = time.monotonic()
-                exit_deadline = exit_deadline or now + settings.REQUEST_LOG_SHUTDOWN_SECONDS
-                if now >= exit_deadline:
-                    _give_up_at_exit(len(batch))
-                    return
+                _outage_began(exc.reason, len(batch))
+            if _exit_deadline is not None and time.monotonic() >= _exit_deadline:
+                _give_up_at_exit(len(batch))
+                return
             time.sleep(delay)
             delay = min(max(delay * 2, FIRST_BACKOFF_SECONDS), settings.REQUEST_LOG_RETRY_MAX_SECONDS)
             continue
@@ -241,13 +299,13 @@ def _write_until_done(batch: list[log_rows.Row]) -> None:
         return
 
 
-def _outage_began(reason: str) -> None:
+def _outage_began(reason: str, in_hand: int) -> None:
     with _lock:
         if _counters.outage_since is not None:
             return
         _counters.outage_since = time.monotonic()
         _counters.outages += 1
-        waiting = len(_rows)
+        waiting = len(_rows) + in_hand
     logger.error(
         "request log: the database is unavailable (%s); keeping up to %d rows in memory and retrying (%d waiting).",
         reason,
