@@ -29,6 +29,9 @@ class Behaviour:
     signature: str = "fake-signature-0123"
     #: (input tokens, output tokens); None: counted from the request and the answer.
     usage: tuple[int, int] | None = None
+    #: The OpenAI `usage` object sent exactly as given (hostile values: negative, huge, floats, strings);
+    #: overrides `usage` on the wire. OpenAI wire format only.
+    usage_body: dict[str, Any] | None = None
     #: OpenAI vocabulary (stop, length, tool_calls, content_filter); Anthropic's is derived.
     finish_reason: str | None = None
     #: An HTTP error (>= 400) answered with the vendor's error body.
@@ -104,6 +107,11 @@ def context_length_error(**fields: Any) -> Behaviour:
 def overloaded(**fields: Any) -> Behaviour:
     """Anthropic's 529 overloaded_error."""
     return error(529, "Overloaded", type="overloaded_error", **fields)
+
+
+def hostile_usage(usage_body: dict[str, Any], *, finish_reason: str | None = None, **fields: Any) -> Behaviour:
+    """An answer whose `usage` object (and optionally `finish_reason`) is whatever an upstream may send."""
+    return Behaviour(usage_body=usage_body, finish_reason=finish_reason, **fields)
 
 
 def slow(delay: float, **fields: Any) -> Behaviour:

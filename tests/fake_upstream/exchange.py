@@ -307,6 +307,7 @@ class Exchange:
             output_tokens=output_tokens,
             request_id=self.request_id,
             message_id=self.request_id[4:],
+            usage_body=behaviour.usage_body,
         )
 
 

@@ -42,7 +42,8 @@ Scripting (see behaviour.py)
 - `enqueue(b, model=None, endpoint="generate", times=1)`: the next matching
   request(s) get `b` (FIFO; `endpoint` is `generate`, `models` or `any`).
 - `set_behaviour(model_id, b)`: every generation request for that model gets `b`.
-- Behaviours: answers with text / tool calls / thinking / usage / finish_reason,
+- Behaviours: answers with text / tool calls / thinking / usage / finish_reason, a hostile
+  `usage` object sent as given (`hostile_usage({"prompt_tokens": -5})`),
   errors with each vendor's body (`error(429, retry_after=3600)`,
   `context_length_error()`, `overloaded()`; retryable errors without an explicit
   `retry_after`/`retry_after_ms` carry `retry-after-ms: 1`, so the SDKs retry at

@@ -64,6 +64,8 @@ class Answer:
     output_tokens: int = 0
     request_id: str = "req_fake"
     message_id: str = "fake"
+    #: Sent as the OpenAI `usage` object instead of the counted tokens (Behaviour.usage_body).
+    usage_body: dict[str, Any] | None = None
 
 
 def pieces(text: str) -> list[str]:
@@ -112,6 +114,8 @@ def openai_completion(answer: Answer) -> dict[str, Any]:
 
 
 def openai_usage(answer: Answer) -> dict[str, Any]:
+    if answer.usage_body is not None:
+        return answer.usage_body
     return {
         "prompt_tokens": answer.input_tokens,
         "completion_tokens": answer.output_tokens,
