@@ -13,7 +13,7 @@ cost per row is a few per cent of that. `flush()` cuts the linger short.
 When the database cannot be reached (down, restarting, locked), the writer keeps
 the batch and retries it with a capped exponential backoff, reconnecting each
 time, while new rows wait in memory, up to `REQUEST_LOG_QUEUE_MAX`; past that,
-new rows are dropped and counted (ADR 0008: no spill to disk). One line says the
+new rows are dropped and counted (ADR 0009: no spill to disk). One line says the
 outage began, one that the queue is full (if it fills), and one that writing
 resumed, with how many rows were dropped; `stats()` has the counters. At exit
 during an outage, the writer retries for `REQUEST_LOG_SHUTDOWN_SECONDS` and then

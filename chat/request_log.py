@@ -11,7 +11,7 @@ Every value is normalised to what its column holds before the row is queued
 (`chat/log_rows.py`), and a batch the database refuses is retried row by row, so
 one client's or upstream's bad value costs at most its own row, which is logged.
 While the database is unavailable the writer keeps rows in a bounded queue and
-retries (ADR 0008). Tests that read rows must use `transaction=True` (the writer
+retries (ADR 0009). Tests that read rows must use `transaction=True` (the writer
 cannot see, and must not wait for, a test's open transaction).
 """
 

@@ -49,7 +49,7 @@ for _position, _key in enumerate(FIELD_ENCRYPTION_KEYS, start=1):
 
 PUBLIC_REGISTRY = env.bool("PUBLIC_REGISTRY", default=False)
 LOG_CHAT_CONTENT = env.bool("LOG_CHAT_CONTENT", default=False)
-# The request log's writer (chat/request_log.py, ADR 0008): rows kept in memory while the database is
+# The request log's writer (chat/request_log.py, ADR 0009): rows kept in memory while the database is
 # unavailable (a minute at 2,000 requests/s; ~0.6 KB a row without logged content), the longest wait
 # between retries, and how long an exiting process still retries before giving its rows up.
 REQUEST_LOG_QUEUE_MAX = env.int("REQUEST_LOG_QUEUE_MAX", default=120_000)
