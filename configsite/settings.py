@@ -57,6 +57,16 @@ DEFAULT_MODEL = env.str("DEFAULT_MODEL", default="")
 MODELDESK_VALIDATE_CONCURRENCY = env.int("MODELDESK_VALIDATE_CONCURRENCY", default=8)
 MODELDESK_DISCOVERY_CACHE_TTL = env.int("MODELDESK_DISCOVERY_CACHE_TTL", default=300)
 MODELDESK_DISCOVERY_FALLBACK_TTL = env.int("MODELDESK_DISCOVERY_FALLBACK_TTL", default=24 * 3600)
+# At most this many models in one provider's listing; a longer listing is refused as a whole (ADR
+# discovery-limits). Per provider: MODELDESK_DISCOVERY_MAX_MODELS_BY_PROVIDER=openrouter=5000,hf=20000.
+MODELDESK_DISCOVERY_MAX_MODELS = env.int("MODELDESK_DISCOVERY_MAX_MODELS", default=2000)
+MODELDESK_DISCOVERY_MAX_MODELS_BY_PROVIDER = env.dict(
+    "MODELDESK_DISCOVERY_MAX_MODELS_BY_PROVIDER", cast={"value": int}, default={}
+)
+for _name, _limit in [("", MODELDESK_DISCOVERY_MAX_MODELS), *MODELDESK_DISCOVERY_MAX_MODELS_BY_PROVIDER.items()]:
+    if _limit < 1:
+        where = f"MODELDESK_DISCOVERY_MAX_MODELS_BY_PROVIDER ({_name})" if _name else "MODELDESK_DISCOVERY_MAX_MODELS"
+        raise ImproperlyConfigured(f"{where} must be at least 1, not {_limit}.")
 MODELDESK_CATALOG_FILE = env.str("MODELDESK_CATALOG_FILE", default="")
 MODELDESK_CATALOG_TTL = env.int("MODELDESK_CATALOG_TTL", default=3600)
 

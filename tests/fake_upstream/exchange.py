@@ -195,6 +195,8 @@ class Exchange:
         page = wire.anthropic_page(
             self.fake.anthropic_models, after_id=query.get("after_id"), before_id=query.get("before_id"), limit=limit
         )
+        if self.fake.endless_pages:
+            page["has_more"] = True  # a broken (or hostile) cursor: the client must bound its reading
         await self.respond(200, page)
 
     async def retrieve_model(self, model_id: str) -> None:
