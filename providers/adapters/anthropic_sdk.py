@@ -156,9 +156,9 @@ class AnthropicAdapter(ProviderAdapter):
                 # stops it, whatever the upstream's cursor says (an endless `has_more` included).
                 models = []
                 async for model in client.models.list(limit=1000):
-                    if limit is not None and len(models) >= limit:
-                        break
                     models.append(model)
+                    if limit is not None and len(models) >= limit:
+                        break  # asks for no further page
         except Exception as exc:
             raise self.map_error(exc) from exc
         entries = [(m, listed_entry(m, mode="json")) for m in models]

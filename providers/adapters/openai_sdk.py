@@ -357,9 +357,9 @@ class OpenAIAdapter(ProviderAdapter):
             async with clients.deadline(self.provider):
                 models = []
                 async for model in client.models.list():
-                    if limit is not None and len(models) >= limit:
-                        break
                     models.append(model)
+                    if limit is not None and len(models) >= limit:
+                        break  # asks for no further page
         except Exception as exc:
             raise self.map_error(exc) from exc
         return [upstream_model(data) if (data := listed_entry(m)) is not None else unreadable_entry(m) for m in models]

@@ -196,7 +196,10 @@ class Exchange:
             self.fake.anthropic_models, after_id=query.get("after_id"), before_id=query.get("before_id"), limit=limit
         )
         if self.fake.endless_pages:
-            page["has_more"] = True  # a broken (or hostile) cursor: the client must bound its reading
+            # A broken (or hostile) cursor: past the end it starts again, and there is always more.
+            if not page["data"]:
+                page = wire.anthropic_page(self.fake.anthropic_models, after_id=None, before_id=None, limit=limit)
+            page["has_more"] = True
         await self.respond(200, page)
 
     async def retrieve_model(self, model_id: str) -> None:

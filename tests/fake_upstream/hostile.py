@@ -73,8 +73,8 @@ def anthropic_entries() -> list[Any]:
         {**wire.anthropic_model("claude-int"), "id": 7},
         {**wire.anthropic_model("claude-huge-context"), "max_input_tokens": 10**15},
         {**wire.anthropic_model("claude-negative-output"), "max_tokens": -1},
+        "not-an-object",  # not last on its page (2 a page): a page's cursor is its last entry's id
         {**wire.anthropic_model("claude-bad-name"), "display_name": "x\x00y"},
-        "not-an-object",
         {**wire.anthropic_model("claude-bad-caps"), "capabilities": {"vision\x00": "x\x00y", "junk": "z" * 10_000}},
         wire.anthropic_model("claude-good-2"),
     ]

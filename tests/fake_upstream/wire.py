@@ -315,7 +315,7 @@ def anthropic_model(
 
 def anthropic_page(models: list[dict[str, Any]], *, after_id: str | None, before_id: str | None, limit: int):
     """One page of Anthropic's `GET /v1/models` (newest first, cursor pagination)."""
-    ids = [_entry_id(m) for m in models]
+    ids = [str(_entry_id(m)) for m in models]  # cursors arrive as query strings, whatever the id's type
     if after_id is not None and after_id in ids:
         start = ids.index(after_id) + 1
         window = models[start : start + limit]
