@@ -172,6 +172,12 @@ SERVESTATIC_AUTOREFRESH = DEBUG
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
+API_PAGE_SIZE = env.int("API_PAGE_SIZE", default=100)
+API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=1000)
+if not 1 <= API_PAGE_SIZE <= API_MAX_PAGE_SIZE:
+    raise ImproperlyConfigured(
+        f"API_PAGE_SIZE ({API_PAGE_SIZE}) must be at least 1 and at most API_MAX_PAGE_SIZE ({API_MAX_PAGE_SIZE})."
+    )
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "access.authentication.ApiKeyAuthentication",
@@ -179,6 +185,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["access.permissions.ScopedAccess"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # Every list endpoint is paginated: ?limit= (default API_PAGE_SIZE, at most API_MAX_PAGE_SIZE) and ?offset=.
+    "DEFAULT_PAGINATION_CLASS": "configsite.pagination.ApiPagination",
+    "PAGE_SIZE": API_PAGE_SIZE,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
