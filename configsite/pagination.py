@@ -1,4 +1,4 @@
-"""Pagination of every list endpoint of the API (`?limit=` and `?offset=`; docs/adr/0008-api-pagination.md).
+"""Pagination of every list endpoint of the API (`?limit=` and `?offset=`; docs/adr/0009-api-pagination.md).
 
 DRF's `LimitOffsetPagination`, set as the default for every view: a list answers
 `{"count", "next", "previous", "results"}` with `API_PAGE_SIZE` items (100) unless
