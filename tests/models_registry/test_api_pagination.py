@@ -55,10 +55,26 @@ def test_the_page_size_is_capped(api, many, settings):
     assert len(body["results"]) == 120 and "limit=120" in body["next"]
 
 
-def test_bad_pagination_values_fall_back_to_the_default(api, many):
-    for query in ({"limit": "abc"}, {"limit": "-5"}, {"offset": "x"}, {"limit": "0"}):
-        response = api.get("/api/config/models/", query)
-        assert response.status_code == 200 and len(response.json()["results"]) == 100, query
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"limit": "abc"},
+        {"limit": "-5"},
+        {"limit": "0"},
+        {"limit": "1.5"},
+        {"offset": "x"},
+        {"offset": "-1"},
+        {"offset": "9" * 40},
+    ],
+)
+def test_bad_pagination_values_are_a_400_naming_the_parameter(api, many, query):
+    response = api.get("/api/config/models/", query)
+    assert response.status_code == 400 and set(response.json()) == set(query), response.content
+
+
+def test_an_offset_past_the_end_is_an_empty_page(api, many):
+    body = api.get("/api/config/models/", {"offset": 10**17, "limit": ""}).json()
+    assert body["count"] == 250 and body["results"] == []
 
 
 def test_providers_are_paginated(api):
