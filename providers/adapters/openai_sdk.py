@@ -376,25 +376,20 @@ def upstream_model(data: dict[str, Any]) -> UpstreamModel:
         model_id=data.get("id"),
         name=data.get("name") or "",
         created=data.get("created"),
-        context_window=_first(data.get("context_length"), data.get("context_window"), data.get("max_model_len")),
-        max_output_tokens=_first(top.get("max_completion_tokens"), data.get("max_output_tokens")),
+        context_window=next(
+            (v for k in ("context_length", "context_window", "max_model_len") if (v := data.get(k)) is not None), None
+        ),
+        max_output_tokens=top.get("max_completion_tokens", data.get("max_output_tokens")),
         input_price_per_mtok=_per_mtok(pricing.get("prompt")),
         output_price_per_mtok=_per_mtok(pricing.get("completion")),
         raw=data,
     )
 
 
-def _first(*values: Any) -> Any:
-    return next((value for value in values if value is not None), None)
-
-
 def _per_mtok(per_token: Any) -> Any:
-    """OpenRouter prices are per token, as strings; ours are per million tokens (exact, as a Decimal).
-    A value that is not a number is passed on as given: discovery reports it."""
-    if per_token is None or isinstance(per_token, bool):
-        return per_token
+    """OpenRouter's per-token price strings per million tokens, exact; anything else as given (discovery checks)."""
     try:
-        return Decimal(str(per_token)) * 1_000_000
+        return per_token if per_token is None or isinstance(per_token, bool) else Decimal(str(per_token)) * 1_000_000
     except (InvalidOperation, ValueError):
         return per_token
 
