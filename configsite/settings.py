@@ -63,6 +63,16 @@ DEFAULT_MODEL = env.str("DEFAULT_MODEL", default="")
 MODELDESK_VALIDATE_CONCURRENCY = env.int("MODELDESK_VALIDATE_CONCURRENCY", default=8)
 MODELDESK_DISCOVERY_CACHE_TTL = env.int("MODELDESK_DISCOVERY_CACHE_TTL", default=300)
 MODELDESK_DISCOVERY_FALLBACK_TTL = env.int("MODELDESK_DISCOVERY_FALLBACK_TTL", default=24 * 3600)
+# At most this many models in one provider's listing; a longer listing is refused as a whole (ADR
+# 0008-discovery-limits). Per provider: MODELDESK_DISCOVERY_MAX_MODELS_BY_PROVIDER=openrouter=5000,hf=20000.
+MODELDESK_DISCOVERY_MAX_MODELS = env.int("MODELDESK_DISCOVERY_MAX_MODELS", default=2000)
+MODELDESK_DISCOVERY_MAX_MODELS_BY_PROVIDER = env.dict(
+    "MODELDESK_DISCOVERY_MAX_MODELS_BY_PROVIDER", cast={"value": int}, default={}
+)
+for _name, _limit in [("", MODELDESK_DISCOVERY_MAX_MODELS), *MODELDESK_DISCOVERY_MAX_MODELS_BY_PROVIDER.items()]:
+    if _limit < 1:
+        where = f"MODELDESK_DISCOVERY_MAX_MODELS_BY_PROVIDER ({_name})" if _name else "MODELDESK_DISCOVERY_MAX_MODELS"
+        raise ImproperlyConfigured(f"{where} must be at least 1, not {_limit}.")
 MODELDESK_CATALOG_FILE = env.str("MODELDESK_CATALOG_FILE", default="")
 MODELDESK_CATALOG_TTL = env.int("MODELDESK_CATALOG_TTL", default=3600)
 
@@ -186,6 +196,12 @@ SERVESTATIC_AUTOREFRESH = DEBUG
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
+API_PAGE_SIZE = env.int("API_PAGE_SIZE", default=100)
+API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=1000)
+if not 1 <= API_PAGE_SIZE <= API_MAX_PAGE_SIZE:
+    raise ImproperlyConfigured(
+        f"API_PAGE_SIZE ({API_PAGE_SIZE}) must be at least 1 and at most API_MAX_PAGE_SIZE ({API_MAX_PAGE_SIZE})."
+    )
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "access.authentication.ApiKeyAuthentication",
@@ -193,6 +209,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["access.permissions.ScopedAccess"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # Every list endpoint is paginated: ?limit= (default API_PAGE_SIZE, at most API_MAX_PAGE_SIZE) and ?offset=.
+    "DEFAULT_PAGINATION_CLASS": "configsite.pagination.ApiPagination",
+    "PAGE_SIZE": API_PAGE_SIZE,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }

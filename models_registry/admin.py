@@ -29,13 +29,21 @@ def _connection_message(provider: Provider, outcome: dict[str, Any]) -> tuple[st
     return f"{provider.name}: connection failed: {outcome['error']}", messages.ERROR
 
 
+#: Rejected entries named in an admin message; the rest are counted (the API and command list them all).
+SHOWN_REJECTED = 10
+
+
 def _discovery_message(provider: Provider, result: DiscoveryResult) -> tuple[str, int]:
     text = f"{provider.name}: {result.summary().split(': ', 1)[1]}"
+    if result.rejected:
+        shown = [f"{entry['model_id'] or '(no id)'}: {entry['reason']}" for entry in result.rejected[:SHOWN_REJECTED]]
+        more = len(result.rejected) - len(shown)
+        text += " Rejected: " + "; ".join(shown) + (f"; and {more} more." if more else ".")
     if result.warnings:
         text += " Warning: " + "; ".join(result.warnings)
     if result.errors:
         return text, messages.ERROR
-    return text, messages.WARNING if result.warnings else messages.SUCCESS
+    return text, messages.WARNING if result.warnings or result.rejected else messages.SUCCESS
 
 
 class RegistryProviderAdmin(ProviderAdmin):

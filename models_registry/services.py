@@ -102,7 +102,7 @@ def test_connection(provider: Provider | ProviderInfo | int) -> dict[str, Any]:
         nonlocal started
         started = time.perf_counter()  # the round trip only, not loading the adapter's SDK
         try:
-            await adapter.list_models()
+            await adapter.list_models(limit=1)  # reachable and authorised: one entry says it (no endless pages)
         except NotFoundError:
             model_id = _first_model(info)
             if model_id is None:

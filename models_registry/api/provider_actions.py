@@ -56,6 +56,10 @@ class DiscoveryResultSerializer(serializers.Serializer):
     invalid = serializers.ListField(child=serializers.CharField())
     missing = serializers.ListField(child=serializers.CharField())
     skipped = serializers.ListField(child=serializers.DictField(child=serializers.CharField()))
+    rejected = serializers.ListField(
+        child=serializers.DictField(child=serializers.CharField()),
+        help_text="Listed entries that cannot be stored (bad id, out-of-range numbers…), with the reason.",
+    )
     warnings = serializers.ListField(child=serializers.CharField())
     errors = serializers.ListField(child=serializers.CharField())
     duration_ms = serializers.FloatField()

@@ -135,7 +135,8 @@ class ProviderViewSet(ProviderActionsMixin, ConfigErrorsMixin, viewsets.ModelVie
     def models(self, request: Request, pk: str | None = None) -> Response:
         provider = self.get_object()
         queryset = ProviderModel.objects.filter(provider=provider).select_related("provider")
-        return Response(ProviderModelSerializer(queryset, many=True).data)
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(ProviderModelSerializer(page, many=True).data)
 
 
 @extend_schema_view(

@@ -2,7 +2,9 @@
 
 1. List the upstream's models through the provider's adapter (cached per provider,
    see `listing`); on failure fall back to the last good listing, else report the
-   error with an empty listing.
+   error with an empty listing. Entries that do not fit their columns are skipped and
+   reported (`checks`); a listing of more than `max_models(provider)` entries is
+   refused as a whole: nothing is added or changed (docs/adr/0008-discovery-limits.md).
 2. With `validate`, ping the models not yet checked (all listed models with
    `force`; models known invalid are skipped otherwise), a bounded number at once
    (`validation`). Network calls happen before any transaction is opened.
@@ -18,6 +20,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError
 
 from models_registry import catalog
@@ -28,7 +31,26 @@ from models_registry.upstream import provider_info
 from providers.models import ModelStatus, Provider, ProviderModel
 from providers.snapshot import ProviderInfo
 
-__all__ = ["DiscoveryResult", "discover_models", "forget"]
+__all__ = ["DEFAULT_MAX_MODELS", "DiscoveryResult", "discover_models", "forget", "max_models"]
+
+DEFAULT_MAX_MODELS = 2000
+
+
+def max_models(slug: str) -> int:
+    """The most models a provider's listing may hold (MODELDESK_DISCOVERY_MAX_MODELS[_BY_PROVIDER])."""
+    by_provider = getattr(settings, "MODELDESK_DISCOVERY_MAX_MODELS_BY_PROVIDER", {}) or {}
+    if slug in by_provider:
+        return int(by_provider[slug])
+    return int(getattr(settings, "MODELDESK_DISCOVERY_MAX_MODELS", DEFAULT_MAX_MODELS))
+
+
+def _over_limit(slug: str, limit: int, entries: int) -> str:
+    how_many = f"more than {limit:,}" if entries > limit else f"{entries:,}"
+    return (
+        f"the upstream lists {how_many} models, over this provider's limit of {limit:,}; discovery refused the "
+        f"whole listing and nothing was added or changed. If {slug} really serves that many, raise the limit "
+        f"(MODELDESK_DISCOVERY_MAX_MODELS_BY_PROVIDER={slug}=N, or MODELDESK_DISCOVERY_MAX_MODELS)"
+    )
 
 
 @dataclass(slots=True)
@@ -46,6 +68,8 @@ class DiscoveryResult:
     invalid: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
+    #: Listed entries that cannot be stored (bad id, absurd numbers, negative prices…): never written.
+    rejected: list[dict[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     duration_ms: float = 0.0
@@ -72,6 +96,8 @@ class DiscoveryResult:
             parts.append(f"{len(self.validated)} validated, {len(self.invalid)} invalid")
         if self.skipped:
             parts.append(f"{len(self.skipped)} skipped")
+        if self.rejected:
+            parts.append(f"{len(self.rejected)} invalid entries rejected")
         text = f"{self.provider}: " + ", ".join(parts)
         if self.errors:
             text += " — error: " + "; ".join(self.errors)
@@ -109,8 +135,14 @@ def discover_models(
     if not info.is_active:
         result.errors.append(f"provider {info.slug} is inactive ({info.inactive_reason}); nothing was sent upstream")
         return result
-    listing = fetch_listing(info, force=force)
-    result.source, result.listed = listing.source, len(listing.models)
+    limit = max_models(info.slug)
+    listing = fetch_listing(info, force=force, limit=limit)
+    result.source, result.listed = listing.source, listing.entries
+    if listing.entries > limit:
+        result.errors.append(_over_limit(info.slug, limit, listing.entries))
+        result.duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        return result
+    result.rejected = list(listing.rejected)
     if listing.error:
         if listing.source == "stale-cache":
             result.warnings.append(f"the upstream failed ({listing.error}); used the last listing")
@@ -133,7 +165,7 @@ def discover_models(
         return result
     result.added, result.updated, result.unchanged = outcome.added, outcome.updated, outcome.unchanged
     result.missing = outcome.missing
-    result.skipped = outcome.skipped + result.skipped
+    result.skipped += outcome.skipped
     result.warnings += outcome.warnings
     result.duration_ms = round((time.perf_counter() - started) * 1000, 1)
     return result

@@ -9,6 +9,10 @@ Upstream metadata is normalized here, once: Anthropic's capability objects
 (`{"image_input": {"supported": true}, "thinking": {"types": …}}`) and
 OpenRouter-like fields (`context_length`, per-token `pricing`,
 `architecture.input_modalities`, `supported_parameters`) become our fields.
+Every entry is checked against its columns (`checks`): an entry that does not fit
+(NUL or over-long id, absurd numbers, negative prices…) is left out of the listing
+and reported in `Listing.rejected`. At most `limit` entries are read: pagination
+stops there, and discovery refuses a listing longer than its limit.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
+from models_registry.discovery import checks
 from models_registry.upstream import error_text, with_adapter
 from providers.adapters.base import UpstreamModel
 from providers.snapshot import ProviderInfo
@@ -49,6 +54,10 @@ class Listing:
     models: list[ListedModel]
     source: str  # upstream | cache | stale-cache | none
     error: str | None = None
+    #: Entries left out because they cannot be stored, each `{"model_id", "reason"}` (the id as it can be shown).
+    rejected: list[dict[str, str]] = field(default_factory=list)
+    #: Entries read from the upstream (usable or not); above the limit, reading stopped there.
+    entries: int = 0
 
 
 def _supported(value: Any) -> bool | None:
@@ -92,38 +101,36 @@ def normalize_capabilities(raw: dict[str, Any]) -> dict[str, Any]:
             flag = _supported(value)
             if flag is not None and _RENAMED.get(name, name) in _KEPT:
                 caps[_RENAMED.get(name, name)] = flag
-        elif isinstance(value, bool | str | int | float):
+        elif isinstance(value, bool) and name in _KEPT:
             caps[name] = value  # already our shape (an adapter that normalized it)
     return caps
 
 
-def _positive_int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
-
-
-def _price(value: Any) -> str | None:
-    try:
-        price = Decimal(str(value)).quantize(Decimal("0.0001"))
-    except (InvalidOperation, ValueError):
-        return None
-    return str(price) if price.is_finite() and price >= 0 else None
-
-
-def _per_mtok(value: Any) -> str | None:
-    """A price per token (OpenRouter's strings) as a price per million tokens."""
+def _per_mtok(value: Any) -> Any:
+    """A price per token (OpenRouter's strings) as a price per million tokens; unreadable values as given."""
     try:
         price = Decimal(str(value)) * 1_000_000
     except (InvalidOperation, ValueError):
-        return None
-    return str(price.quantize(Decimal("0.0001"))) if price.is_finite() and price >= 0 else None
+        return value  # `checks.price` reports it
+    return price
+
+
+def _first(*values: Any) -> Any:
+    return next((value for value in values if value is not None), None)
 
 
 def normalize(model: UpstreamModel) -> ListedModel:
-    raw = model.raw or {}
-    caps = normalize_capabilities(model.capabilities)
+    """Our fields from one listed entry; raises `checks.InvalidEntry` when a value does not fit its column."""
+    if model.problem:
+        raise checks.InvalidEntry(model.problem)
+    model_id = checks.text(model.model_id, "id", field_name="model_id", required=True)
+    name = checks.text(model.name, "name", field_name="name")
+    raw = model.raw if isinstance(model.raw, dict) else {}
+    caps = normalize_capabilities(model.capabilities if isinstance(model.capabilities, dict) else {})
     if not caps:
         # OpenRouter-like listings describe modalities and parameters instead.
-        modalities = (raw.get("architecture") or {}).get("input_modalities")
+        architecture = raw.get("architecture")
+        modalities = architecture.get("input_modalities") if isinstance(architecture, dict) else None
         params = raw.get("supported_parameters")
         if isinstance(modalities, list):
             caps["vision"] = "image" in modalities
@@ -131,21 +138,49 @@ def normalize(model: UpstreamModel) -> ListedModel:
             caps["tools"] = "tools" in params
             caps["json_mode"] = "response_format" in params or "structured_outputs" in params
     pricing = raw.get("pricing") if isinstance(raw.get("pricing"), dict) else {}
-    input_price = model.input_price_per_mtok
-    output_price = model.output_price_per_mtok
-    return ListedModel(
-        model_id=model.model_id,
-        name=model.name if model.name and model.name != model.model_id else "",
-        capabilities=caps,
-        context_window=_positive_int(model.context_window) or _positive_int(raw.get("context_length")),
-        max_output_tokens=_positive_int(model.max_output_tokens)
-        or _positive_int((raw.get("top_provider") or {}).get("max_completion_tokens")),
-        input_price_per_mtok=_price(input_price) if input_price is not None else _per_mtok(pricing.get("prompt")),
-        output_price_per_mtok=(
-            _price(output_price) if output_price is not None else _per_mtok(pricing.get("completion"))
-        ),
-        lifecycle=model.lifecycle,
+    top = raw.get("top_provider") if isinstance(raw.get("top_provider"), dict) else {}
+    input_price = _first(model.input_price_per_mtok, _per_mtok(pricing.get("prompt")) if "prompt" in pricing else None)
+    output_price = _first(
+        model.output_price_per_mtok, _per_mtok(pricing.get("completion")) if "completion" in pricing else None
     )
+    input_price = checks.price(input_price, "input price", field_name="input_price_per_mtok")
+    output_price = checks.price(output_price, "output price", field_name="output_price_per_mtok")
+    return ListedModel(
+        model_id=model_id,
+        name=name if name != model_id else "",
+        capabilities=caps,
+        context_window=checks.token_count(_first(model.context_window, raw.get("context_length")), "context window"),
+        max_output_tokens=checks.token_count(
+            _first(model.max_output_tokens, top.get("max_completion_tokens")), "max output tokens"
+        ),
+        input_price_per_mtok=None if input_price is None else str(input_price),
+        output_price_per_mtok=None if output_price is None else str(output_price),
+        lifecycle=model.lifecycle if isinstance(model.lifecycle, str) else None,
+    )
+
+
+def read_entries(upstream: list[Any]) -> tuple[list[ListedModel], list[dict[str, str]]]:
+    """The usable entries of a listing (first of each id) and the reasons the others were left out."""
+    models: list[ListedModel] = []
+    rejected: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for position, entry in enumerate(upstream, 1):
+        if not isinstance(entry, UpstreamModel):
+            rejected.append({"model_id": "", "reason": f"entry {position} is not a model ({type(entry).__name__})"})
+            continue
+        try:
+            listed = normalize(entry)
+        except checks.InvalidEntry as exc:
+            model_id = entry.model_id if isinstance(entry.model_id, str) else repr(entry.model_id)
+            shown = checks.shown(model_id) if entry.model_id not in (None, "") else ""
+            rejected.append({"model_id": shown, "reason": f"entry {position}: {exc}"})
+            continue
+        if listed.model_id in seen:
+            rejected.append({"model_id": listed.model_id, "reason": f"entry {position}: listed more than once"})
+            continue
+        seen.add(listed.model_id)
+        models.append(listed)
+    return models, rejected
 
 
 def _key(info: ProviderInfo) -> str:
@@ -158,23 +193,41 @@ def forget(info: ProviderInfo) -> None:
     cache.delete(_key(info))
 
 
-def fetch_listing(info: ProviderInfo, *, force: bool = False) -> Listing:
-    """The provider's models: cached when fresh, else from the upstream, else the last good list."""
+def _cached(entry: dict[str, Any], source: str, error: str | None = None) -> Listing:
+    models = [ListedModel(**m) for m in entry["models"]]
+    rejected = entry.get("rejected", [])
+    return Listing(models, source, error=error, rejected=rejected, entries=entry.get("entries", len(models)))
+
+
+def fetch_listing(info: ProviderInfo, *, force: bool = False, limit: int | None = None) -> Listing:
+    """The provider's models: cached when fresh, else from the upstream, else the last good list.
+
+    With `limit`, at most `limit + 1` entries are read from the upstream; a listing longer than
+    `limit` is returned without models (`entries > limit`) and is not cached.
+    """
     fresh_for = int(getattr(settings, "MODELDESK_DISCOVERY_CACHE_TTL", CACHE_TTL))
     entry = cache.get(_key(info))
     if entry and not force and time.time() - entry["fetched_at"] < fresh_for:
-        return Listing([ListedModel(**m) for m in entry["models"]], "cache")
+        return _cached(entry, "cache")
+    read = None if limit is None else limit + 1
     try:
-        upstream = with_adapter(info, lambda adapter: adapter.list_models())
-        models = [normalize(m) for m in upstream if isinstance(m, UpstreamModel) and m.model_id]
+        upstream = with_adapter(info, lambda adapter: adapter.list_models(limit=read))
     except Exception as exc:  # noqa: BLE001  (any upstream failure is reported, never raised to the caller)
         message = error_text(exc, info)
         if entry:
-            return Listing([ListedModel(**m) for m in entry["models"]], "stale-cache", error=message)
+            return _cached(entry, "stale-cache", error=message)
         return Listing([], "none", error=message)
+    if limit is not None and len(upstream) > limit:
+        return Listing([], "upstream", entries=len(upstream))
+    models, rejected = read_entries(upstream)
     cache.set(
         _key(info),
-        {"fetched_at": time.time(), "models": [asdict(m) for m in models]},
+        {
+            "fetched_at": time.time(),
+            "models": [asdict(m) for m in models],
+            "rejected": rejected,
+            "entries": len(upstream),
+        },
         timeout=int(getattr(settings, "MODELDESK_DISCOVERY_FALLBACK_TTL", FALLBACK_TTL)),
     )
-    return Listing(models, "upstream")
+    return Listing(models, "upstream", rejected=rejected, entries=len(upstream))

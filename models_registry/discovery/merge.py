@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from models_registry import catalog
 from models_registry.bulk import bulk_update_rows
+from models_registry.discovery import checks
 from models_registry.discovery.listing import ListedModel
 from models_registry.discovery.validation import Verdict
 from providers.models import CapabilitySource, ModelStatus, Provider, ProviderModel
@@ -89,7 +90,7 @@ def _apply_verdict(model: ProviderModel, verdict: Verdict | None, now: Any) -> N
     if verdict is None:
         return
     model.status = ModelStatus.VALID if verdict.ok else ModelStatus.INVALID
-    model.status_detail = verdict.detail[:2000]
+    model.status_detail = checks.clean_detail(verdict.detail)[:2000]  # the upstream's words: no NUL
     model.last_checked_at = now
 
 

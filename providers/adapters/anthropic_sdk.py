@@ -26,6 +26,8 @@ from providers.adapters.base import (
     StreamEvent,
     StreamStarted,
     UpstreamModel,
+    listed_entry,
+    unreadable_entry,
 )
 from providers.adapters.registry import register
 
@@ -146,15 +148,21 @@ class AnthropicAdapter(ProviderAdapter):
                 provider=self.provider.slug,
             )
 
-    async def list_models(self) -> list[UpstreamModel]:
+    async def list_models(self, limit: int | None = None) -> list[UpstreamModel]:
         try:
             client = self.client
             async with clients.deadline(self.provider):
-                # The SDK's auto-pagination follows every page (has_more / last_id → after_id).
-                models = [model async for model in client.models.list(limit=1000)]
+                # The SDK's auto-pagination follows every page (has_more / last_id → after_id); `limit`
+                # stops it, whatever the upstream's cursor says (an endless `has_more` included).
+                models = []
+                async for model in client.models.list(limit=1000):
+                    models.append(model)
+                    if limit is not None and len(models) >= limit:
+                        break  # asks for no further page
         except Exception as exc:
             raise self.map_error(exc) from exc
-        return [upstream_model(model.model_dump(mode="json")) for model in models]
+        entries = [(m, listed_entry(m, mode="json")) for m in models]
+        return [upstream_model(data) if data is not None else unreadable_entry(m) for m, data in entries]
 
     async def aclose(self) -> None:
         await self._clients.aclose()
@@ -168,7 +176,7 @@ def upstream_model(data: dict[str, Any]) -> UpstreamModel:
     except ValueError:
         timestamp = None
     return UpstreamModel(
-        model_id=data["id"],
+        model_id=data.get("id"),
         name=data.get("display_name") or "",
         created=timestamp,
         capabilities=data.get("capabilities") or {},

@@ -139,9 +139,14 @@ StreamEvent = StreamStarted | TextDelta | ReasoningDelta | ToolCallDelta | Finis
 
 @dataclass(slots=True)
 class UpstreamModel:
-    """A model as the upstream lists it, with whatever metadata it gives."""
+    """A model as the upstream lists it, with whatever metadata it gives.
 
-    model_id: str
+    Values are passed on as the upstream gave them, unchecked (an upstream may send anything):
+    model discovery checks every entry before using it. An entry the adapter could not read at
+    all (not an object) carries the reason in `problem`.
+    """
+
+    model_id: Any
     name: str = ""
     created: int | None = None
     capabilities: dict[str, Any] = field(default_factory=dict)
@@ -151,6 +156,23 @@ class UpstreamModel:
     output_price_per_mtok: float | None = None
     lifecycle: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    problem: str | None = None
+
+
+def listed_entry(item: Any, **dump: Any) -> dict[str, Any] | None:
+    """An SDK's listed item as a dict (None when it is not an object: hostile or broken listings)."""
+    if isinstance(item, dict):
+        return item
+    model_dump = getattr(item, "model_dump", None)
+    if model_dump is None:
+        return None
+    # The SDKs build list items without validation: an id may be any JSON value, hence no warnings.
+    data = model_dump(warnings=False, **dump)
+    return data if isinstance(data, dict) else None
+
+
+def unreadable_entry(item: Any) -> UpstreamModel:
+    return UpstreamModel(model_id=None, problem=f"the entry is not an object ({type(item).__name__})")
 
 
 @dataclass(slots=True)
@@ -187,8 +209,9 @@ class ProviderAdapter(ABC):
         """
 
     @abstractmethod
-    async def list_models(self) -> list[UpstreamModel]:
-        """Every model the upstream lists (all pages). Raises ProviderError."""
+    async def list_models(self, limit: int | None = None) -> list[UpstreamModel]:
+        """Every model the upstream lists (all pages), or the first `limit` (pagination stops there:
+        a bound against huge or endless listings). Raises ProviderError."""
 
     async def ping(self, model_id: str) -> PingResult:
         """Send a tiny request (`ping`, expecting `pong`) to check that a model answers."""

@@ -151,8 +151,9 @@ class EchoAdapter(ProviderAdapter):
         yield Finish(answer.finish_reason)
         yield UsageEvent(answer.usage)
 
-    async def list_models(self) -> list[UpstreamModel]:
-        return [UpstreamModel(model_id="echo", name="Echo", capabilities={"streaming": True, "tools": True})]
+    async def list_models(self, limit: int | None = None) -> list[UpstreamModel]:
+        models = [UpstreamModel(model_id="echo", name="Echo", capabilities={"streaming": True, "tools": True})]
+        return models[:limit]
 
     async def ping(self, model_id: str) -> PingResult:
         # There is nothing to reach: the echo always answers.

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Iterable
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx2
@@ -33,6 +34,8 @@ from providers.adapters.base import (
     UpstreamModel,
     Usage,
     UsageEvent,
+    listed_entry,
+    unreadable_entry,
 )
 from providers.adapters.registry import register
 
@@ -348,45 +351,51 @@ class OpenAIAdapter(ProviderAdapter):
             if upstream is not None:
                 await upstream.close()
 
-    async def list_models(self) -> list[UpstreamModel]:
+    async def list_models(self, limit: int | None = None) -> list[UpstreamModel]:
         try:
             client = self.client
             async with clients.deadline(self.provider):
-                models = [model async for model in client.models.list()]
+                models = []
+                async for model in client.models.list():
+                    models.append(model)
+                    if limit is not None and len(models) >= limit:
+                        break  # asks for no further page
         except Exception as exc:
             raise self.map_error(exc) from exc
-        return [upstream_model(model.model_dump()) for model in models]
+        return [upstream_model(data) if (data := listed_entry(m)) is not None else unreadable_entry(m) for m in models]
 
     async def aclose(self) -> None:
         await self._clients.aclose()
 
 
 def upstream_model(data: dict[str, Any]) -> UpstreamModel:
-    """A listed model, with the metadata OpenRouter-like servers add (context length, prices)."""
-    pricing = data.get("pricing") or {}
-    top = data.get("top_provider") or {}
+    """A listed model, with the metadata OpenRouter-like servers add (context length, prices), as given."""
+    pricing = data.get("pricing") if isinstance(data.get("pricing"), dict) else {}
+    top = data.get("top_provider") if isinstance(data.get("top_provider"), dict) else {}
     return UpstreamModel(
-        model_id=data["id"],
+        model_id=data.get("id"),
         name=data.get("name") or "",
         created=data.get("created"),
-        context_window=_int(data.get("context_length") or data.get("context_window") or data.get("max_model_len")),
-        max_output_tokens=_int(top.get("max_completion_tokens") or data.get("max_output_tokens")),
+        context_window=next(
+            (v for k in ("context_length", "context_window", "max_model_len") if (v := data.get(k)) is not None), None
+        ),
+        max_output_tokens=top.get("max_completion_tokens", data.get("max_output_tokens")),
         input_price_per_mtok=_per_mtok(pricing.get("prompt")),
         output_price_per_mtok=_per_mtok(pricing.get("completion")),
         raw=data,
     )
 
 
+def _per_mtok(per_token: Any) -> Any:
+    """OpenRouter's per-token price strings per million tokens, exact; anything else as given (discovery checks)."""
+    try:
+        return per_token if per_token is None or isinstance(per_token, bool) else Decimal(str(per_token)) * 1_000_000
+    except (InvalidOperation, ValueError):
+        return per_token
+
+
 def _int(value: Any) -> int | None:
     try:
         return int(value) if value is not None else None
     except (TypeError, ValueError, OverflowError):
-        return None
-
-
-def _per_mtok(per_token: Any) -> float | None:
-    """OpenRouter prices are per token, as strings; ours are per million tokens."""
-    try:
-        return round(float(per_token) * 1_000_000, 6) if per_token is not None else None
-    except (TypeError, ValueError):
         return None

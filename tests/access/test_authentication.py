@@ -22,7 +22,7 @@ def test_a_read_key_reads(read_key):
     make_provider(name="OpenAI", slug="openai")
     response = client_with(read_key).get(CONFIG)
     assert response.status_code == 200
-    assert [p["slug"] for p in response.json()] == ["openai"]
+    assert [p["slug"] for p in response.json()["results"]] == ["openai"]
 
 
 def test_the_token_keyword_works_too(read_key):

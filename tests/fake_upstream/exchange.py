@@ -195,6 +195,11 @@ class Exchange:
         page = wire.anthropic_page(
             self.fake.anthropic_models, after_id=query.get("after_id"), before_id=query.get("before_id"), limit=limit
         )
+        if self.fake.endless_pages:
+            # A broken (or hostile) cursor: past the end it starts again, and there is always more.
+            if not page["data"]:
+                page = wire.anthropic_page(self.fake.anthropic_models, after_id=None, before_id=None, limit=limit)
+            page["has_more"] = True
         await self.respond(200, page)
 
     async def retrieve_model(self, model_id: str) -> None:

@@ -31,6 +31,10 @@ Default answers (no scripting needed)
   max_tokens required and within the model's limit, no `system` role in
   messages, budget_tokens >= 1024 and < max_tokens, no forced tool with
   thinking, the model's listed thinking type): a 400 `invalid_request_error`.
+- Hostile model listings (`hostile.py`): `set_models(openai=…, raw=True)` lists entries as
+  given (NUL or over-long ids, ids that are not strings, non-objects, absurd numbers, negative
+  prices); `set_models(anthropic_page_size=1000)` for long listings (`hostile.many_models(50_003)`);
+  `set_models(endless_pages=True)`: Anthropic's listing says `has_more: true` forever.
 - `fake_upstream.api_key = "sk-…"` makes every request without that key (Bearer,
   `x-api-key` or `api-key`) a 401.
 - The default model lists (`openai_models`, `anthropic_models`, replace with
@@ -163,6 +167,8 @@ class FakeUpstream:
             self.openai_models = [_openai_model(m) for m in DEFAULT_OPENAI_MODELS]
             self.anthropic_models = [dict(m) for m in DEFAULT_ANTHROPIC_MODELS]
             self.api_key: str | None = None
+            self.anthropic_page_size = type(self).anthropic_page_size
+            self.endless_pages = False
             self.generation = getattr(self, "generation", 0) + 1  # releases hanging handlers
 
     def enqueue(
@@ -183,12 +189,22 @@ class FakeUpstream:
         *,
         openai: list[str | dict[str, Any]] | None = None,
         anthropic: list[str | dict[str, Any]] | None = None,
+        raw: bool = False,
+        anthropic_page_size: int | None = None,
+        endless_pages: bool | None = None,
     ) -> None:
+        """Replace the model lists. `raw=True` lists the entries exactly as given (hostile listings:
+        non-objects, ids that are not strings, missing fields); `anthropic_page_size` changes the
+        page size of Anthropic's listing; `endless_pages` makes it answer `has_more: true` forever."""
         with self._lock:
             if openai is not None:
-                self.openai_models = [_openai_model(m) for m in openai]
+                self.openai_models = list(openai) if raw else [_openai_model(m) for m in openai]
             if anthropic is not None:
-                self.anthropic_models = [_anthropic_model(m) for m in anthropic]
+                self.anthropic_models = list(anthropic) if raw else [_anthropic_model(m) for m in anthropic]
+            if anthropic_page_size is not None:
+                self.anthropic_page_size = anthropic_page_size
+            if endless_pages is not None:
+                self.endless_pages = endless_pages
 
     # --- inspection ------------------------------------------------------------------
 

@@ -319,12 +319,12 @@ def anthropic_model(
 
 def anthropic_page(models: list[dict[str, Any]], *, after_id: str | None, before_id: str | None, limit: int):
     """One page of Anthropic's `GET /v1/models` (newest first, cursor pagination)."""
-    ids = [m["id"] for m in models]
-    if after_id in ids:
+    ids = [str(_entry_id(m)) for m in models]  # cursors arrive as query strings, whatever the id's type
+    if after_id is not None and after_id in ids:
         start = ids.index(after_id) + 1
         window = models[start : start + limit]
         has_more = start + limit < len(models)
-    elif before_id in ids:
+    elif before_id is not None and before_id in ids:
         end = ids.index(before_id)
         window = models[max(0, end - limit) : end]
         has_more = end - limit > 0
@@ -333,6 +333,11 @@ def anthropic_page(models: list[dict[str, Any]], *, after_id: str | None, before
     return {
         "data": window,
         "has_more": has_more,
-        "first_id": window[0]["id"] if window else None,
-        "last_id": window[-1]["id"] if window else None,
+        "first_id": _entry_id(window[0]) if window else None,
+        "last_id": _entry_id(window[-1]) if window else None,
     }
+
+
+def _entry_id(entry: Any) -> Any:
+    """An entry's id for a page cursor (a hostile entry may not be an object, or have no id)."""
+    return entry.get("id") if isinstance(entry, dict) else None

@@ -38,7 +38,7 @@ def test_list_filters_by_provider_id_or_slug_and_enabled(api, openai):
     make_model(openai, model_id="a")
     make_model(openai, model_id="b", is_enabled=False)
     make_model(other, model_id="c")
-    ids = lambda query: sorted(m["model_id"] for m in api.get(URL + query).json())  # noqa: E731
+    ids = lambda query: sorted(m["model_id"] for m in api.get(URL + query).json()["results"])  # noqa: E731
     assert ids("") == ["a", "b", "c"]
     assert ids(f"?provider={openai.pk}") == ["a", "b"]
     assert ids("?provider=groq") == ["c"]

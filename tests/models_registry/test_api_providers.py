@@ -57,7 +57,7 @@ def test_create_stores_the_key_encrypted_and_never_returns_it(api):
 def test_list_and_retrieve(api):
     make_provider(name="Zeta", slug="zeta")
     make_provider(name="Alpha", slug="alpha", api_key="")
-    listed = api.get(URL).json()
+    listed = api.get(URL).json()["results"]
     assert [p["slug"] for p in listed] == ["alpha", "zeta"]
     alpha = api.get(detail(listed[0]["id"])).json()
     assert alpha["has_api_key"] is False and alpha["api_key_hint"] == ""
@@ -118,7 +118,7 @@ def test_provider_models(api):
     make_model(provider, model_id="a", sort_order=1)
     make_model(model_id="elsewhere")
     body = api.get(f"{detail(provider.pk)}models/").json()
-    assert [m["model_id"] for m in body] == ["a", "b"]
+    assert body["count"] == 2 and [m["model_id"] for m in body["results"]] == ["a", "b"]
     assert api.get(f"{detail(99999)}models/").status_code == 404
 
 

@@ -87,7 +87,7 @@ def test_a_wrong_encryption_key_stops_the_call_and_says_why(openai_client, plant
     _, raw = factories.make_api_key(scopes=("admin",))
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
-    listed = {p["slug"]: p for p in api.get("/api/config/providers/").json()}
+    listed = {p["slug"]: p for p in api.get("/api/config/providers/").json()["results"]}
     assert listed[model.provider.slug]["inactive_reason"] == "key cannot be decrypted"
 
 

@@ -51,6 +51,8 @@ class Command(BaseCommand):
             results.append(result)
             if not options["json"]:
                 self.stdout.write(result.summary())
+                for entry in result.rejected:
+                    self.stdout.write(f"  x {entry['model_id'] or '(no id)'}: {entry['reason']}")
                 if options["verbosity"] >= 2:
                     for model_id in result.added:
                         self.stdout.write(f"  + {model_id}")
