@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import email.utils
+import html
 import json
 import math
 import re
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -93,6 +96,39 @@ class ConnectionError(ProviderError):  # noqa: A001
     default_message = "Could not connect to the upstream provider."
 
 
+class ResponseTooLargeError(UpstreamUnavailableError):
+    """The upstream's answer passed one of ModelDesk's size limits while it was read (providers/adapters/limits.py)."""
+
+    default_message = "The upstream's answer exceeded ModelDesk's size limit."
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("code", "upstream_response_too_large")
+        super().__init__(message, **kwargs)
+
+
+class PoolFullError(ProviderError):
+    """ModelDesk's own connection pool for the provider had no free connection in time: our capacity, not the
+    upstream's. Category `capacity`, 503 with `Retry-After: 1` (the SDKs retry it themselves)."""
+
+    category, status_code, error_type = "capacity", 503, "api_error"
+    default_message = "ModelDesk's connection pool for this provider is full."
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("code", "connection_pool_full")
+        kwargs.setdefault("retry_after", "1")
+        super().__init__(message, **kwargs)
+
+
+class MisconfiguredProviderError(UpstreamUnavailableError):
+    """The provider's settings cannot be sent as they are (an `extra_headers` entry that is not a valid header)."""
+
+    default_message = "The provider is misconfigured; nothing was sent upstream."
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("code", "provider_misconfigured")
+        super().__init__(message, **kwargs)
+
+
 class ConfigurationError(ProviderError):
     """The provider cannot be called as configured (no key, key cannot be decrypted)."""
 
@@ -113,6 +149,7 @@ BY_CATEGORY: dict[str, type[ProviderError]] = {
         ContextLengthError,
         UpstreamUnavailableError,
         ConnectionError,
+        PoolFullError,
     )
 }
 
@@ -169,8 +206,17 @@ _BY_ERROR_TYPE: dict[str, type[ProviderError]] = {
     "request_too_large": ContextLengthError,
     "context_length_exceeded": ContextLengthError,
 }
-#: Longest upstream message kept (HTML error pages can be long).
-MAX_MESSAGE = 500
+#: Longest excerpt of an upstream's text kept in a message (SPEC §6: an error page is never reflected).
+MAX_MESSAGE = 200
+#: Longest upstream error code/type passed on as our `code`.
+MAX_CODE = 64
+#: Longest wait an upstream may ask for that is passed on (`Retry-After`), in seconds.
+MAX_RETRY_AFTER = 24 * 3600
+
+_BLOCK_TAGS = re.compile(r"<(script|style|head|title)\b[^>]*>.*?(</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<!--.*?(-->|$)|<[!/?]?[A-Za-z][^<>]*(>|$)", re.DOTALL)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+_CODE = re.compile(r"[^A-Za-z0-9_.:-]")
 
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
@@ -181,23 +227,65 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     return _SECRET_PATTERN.sub("[redacted]", text)
 
 
+def excerpt(text: Any, limit: int = MAX_MESSAGE) -> str:
+    """A short, printable excerpt of upstream text for a message: HTML tags and control characters removed,
+    whitespace collapsed, at most `limit` characters (an error page of an internal service is never reflected)."""
+    text = str(text)[: limit * 50]  # enough for the excerpt; never a regex pass over megabytes
+    if "<" in text:
+        text = _TAG.sub(" ", _BLOCK_TAGS.sub(" ", text))
+        text = _TAG.sub(" ", html.unescape(text))  # `&lt;b&gt;` is markup too once unescaped
+    text = " ".join(_CONTROL.sub(" ", text).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _code(value: Any) -> str | None:
+    """An upstream's error code/type as we pass it on: token characters only, short."""
+    code = _CODE.sub("", str(value))[:MAX_CODE]
+    return code or None
+
+
+def _seconds(value: str) -> int | None:
+    """Whole seconds of a `Retry-After` value: delay-seconds or an HTTP-date (RFC 9110 §10.2.3); None if invalid."""
+    value = value.strip()
+    if not value or len(value) > 40:
+        return None
+    if value.isdigit() and value.isascii():
+        return int(value)
+    parsed = email.utils.parsedate_tz(value)
+    if parsed is None:
+        return None
+    try:
+        return max(0, math.ceil(email.utils.mktime_tz(parsed) - time.time()))
+    except (OverflowError, ValueError):
+        return None
+
+
 def retry_after_value(headers: Mapping[str, str] | None) -> str | None:
-    """The `Retry-After` to pass on (whole seconds): the upstream's, or its `retry-after-ms` rounded up."""
+    """The `Retry-After` to pass on, as whole seconds, or None.
+
+    The upstream's `Retry-After` (integer seconds or an HTTP-date), else its
+    `retry-after-ms` rounded up; anything else, or a wait over a day, is dropped:
+    an upstream's header is never forwarded as it came.
+    """
     if not headers:
         return None
+    seconds: int | None = None
     value = headers.get("retry-after")
     if value:
-        return value.strip()
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            return str(max(1, math.ceil(float(millis) / 1000)))
-        except ValueError:
-            return None
-    return None
+        seconds = _seconds(value)
+    else:
+        millis = headers.get("retry-after-ms")
+        if millis and len(millis) <= 20:
+            with contextlib.suppress(ValueError, OverflowError):
+                number = float(millis)
+                if math.isfinite(number) and number >= 0:
+                    seconds = max(1, math.ceil(number / 1000))
+    if seconds is None or seconds > MAX_RETRY_AFTER:
+        return None
+    return str(seconds)
 
 
-def _message_and_code(body: Any) -> tuple[str, str | None]:
+def _message_and_code(body: Any, secrets: Iterable[str] = ()) -> tuple[str, str | None]:
     """The upstream's message and its most specific code/type, from either vendor's error body."""
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
@@ -205,17 +293,17 @@ def _message_and_code(body: Any) -> tuple[str, str | None]:
         try:
             body = json.loads(body)
         except ValueError:
-            return " ".join(body.split())[:MAX_MESSAGE], None
+            return excerpt(scrub(body[: MAX_MESSAGE * 50], secrets)), None
     if not isinstance(body, dict):
         return "", None
     error = body.get("error", body)
     if isinstance(error, str):
-        return error, None
+        return excerpt(scrub(error[: MAX_MESSAGE * 50], secrets)), None
     if not isinstance(error, dict):
         return "", None
     message = error.get("message") or ""
     code = error.get("code") or error.get("type")
-    return str(message)[:MAX_MESSAGE], None if code is None else str(code)
+    return excerpt(scrub(str(message)[: MAX_MESSAGE * 50], secrets)), None if code is None else _code(code)
 
 
 def error_from_response(
@@ -228,7 +316,7 @@ def error_from_response(
     request_id: str | None = None,
 ) -> ProviderError:
     """Our error for an upstream error answer (`status` None: an error event inside a 200 stream)."""
-    message, code = _message_and_code(body)
+    message, code = _message_and_code(body, secrets)
     name = f"Upstream provider {provider!r}" if provider else "The upstream provider"
     if status is not None and 300 <= status < 400:
         cls: type[ProviderError] = UpstreamUnavailableError
@@ -245,6 +333,8 @@ def error_from_response(
         message = f"{name} {where}: {message or cls.default_message}"
     if headers is not None and request_id is None:
         request_id = headers.get("x-request-id") or headers.get("request-id")
+    if request_id is not None:
+        request_id = _code(request_id)
     return cls(
         scrub(message, secrets),
         provider=provider,
@@ -291,14 +381,42 @@ def map_transport_error(
     name = f"upstream provider {provider!r}" if provider else "the upstream provider"
     if isinstance(exc, ProviderError):
         return exc
+    if isinstance(exc, httpx2.PoolTimeout):
+        return pool_full(provider)
     if isinstance(exc, builtins.TimeoutError | httpx2.TimeoutException):
         return TimeoutError(f"The {name} did not answer in time.", provider=provider)
     if isinstance(exc, httpx2.TransportError):
-        detail = scrub(str(exc), secrets) or type(exc).__name__
+        detail = excerpt(scrub(str(exc), secrets)) or type(exc).__name__
         return ConnectionError(f"The connection to the {name} failed: {detail}", provider=provider)
     if isinstance(exc, ValueError):  # json.JSONDecodeError included
         return UpstreamUnavailableError(f"The {name} answered with a body that is not valid JSON.", provider=provider)
-    detail = scrub(str(exc), secrets)[:MAX_MESSAGE]
+    detail = excerpt(scrub(str(exc), secrets))
     return UpstreamUnavailableError(
         f"The call to the {name} failed: {type(exc).__name__}{': ' + detail if detail else ''}", provider=provider
     )
+
+
+def pool_full(provider: str | None) -> PoolFullError:
+    """Our 503 for a request that found no free connection to the provider in its pool."""
+    name = f"provider {provider!r}" if provider else "this provider"
+    return PoolFullError(
+        f"ModelDesk's connection pool for {name} is full: every connection is busy with other requests "
+        "(not an upstream failure). Retry shortly, or raise the provider's max_connections.",
+        provider=provider,
+    )
+
+
+def sdk_cause(exc: BaseException, provider: str | None = None) -> ProviderError | None:
+    """Our error behind an SDK's timeout/connection error, if one caused it (a size limit, a full pool)."""
+    import httpx2
+
+    cause = exc.__cause__
+    for _ in range(5):  # the SDKs wrap once; a short walk is enough
+        if cause is None:
+            return None
+        if isinstance(cause, ProviderError):
+            return cause
+        if isinstance(cause, httpx2.PoolTimeout):
+            return pool_full(provider)
+        cause = cause.__cause__
+    return None
