@@ -52,6 +52,9 @@ Scripting (see behaviour.py)
   with a 200), `redirect()` (307 to `other_url`, i.e. `localhost` instead of
   `127.0.0.1`), `chunk_delay` between streamed frames, `first_token_delay` between
   a stream's headers and its first frame.
+- Hostile answers (hostile.py): `huge_body(size, status=…)`, `endless_sse_line(size)`,
+  `trickle(every)`; `RecordedRequest.bytes_sent` / `frames_sent` say how much went out
+  before the client left. `tests/fake_upstream/raw.py` serves raw bytes uvicorn would refuse.
 
 Inspection
 ----------
@@ -117,6 +120,9 @@ class RecordedRequest:
     #: The client went away before the response was complete (timeout, cancelled stream).
     disconnected: bool = False
     completed: bool = False
+    #: Hostile answers (hostile.py): body bytes handed to the server, empty events sent.
+    bytes_sent: int = 0
+    frames_sent: int = 0
     _gone: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def wait_disconnected(self, timeout: float = 2.0) -> bool:
