@@ -69,8 +69,9 @@ async def trickle(exchange: Exchange, behaviour: Behaviour) -> None:
     await exchange.start(200, {"content-type": "text/event-stream", **exchange.id_header()})
     model = exchange.record.model or "unknown"
     if exchange.record.vendor == "anthropic":
+        usage = {"input_tokens": 1, "output_tokens": 1}
         message = {"id": "msg_trickle", "type": "message", "role": "assistant", "model": model, "content": [],
-                   "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 1, "output_tokens": 1}}  # fmt: skip
+                   "stop_reason": None, "stop_sequence": None, "usage": usage}  # fmt: skip
         opening = [
             ("message_start", {"type": "message_start", "message": message}),
             ("content_block_start", {"type": "content_block_start", "index": 0,
@@ -80,8 +81,9 @@ async def trickle(exchange: Exchange, behaviour: Behaviour) -> None:
         empty = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": ""}}
         beat = f"event: content_block_delta\ndata: {json.dumps(empty)}\n\n"
     else:
+        choice = {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
         chunk = {"id": "chatcmpl-trickle", "object": "chat.completion.chunk", "created": 0, "model": model,
-                 "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}  # fmt: skip
+                 "choices": [choice]}  # fmt: skip
         frames = []
         beat = f"data: {json.dumps(chunk)}\n\n"
     for frame in frames:
