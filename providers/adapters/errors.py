@@ -215,6 +215,7 @@ MAX_RETRY_AFTER = 24 * 3600
 
 _BLOCK_TAGS = re.compile(r"<(script|style|head|title)\b[^>]*>.*?(</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<!--.*?(-->|$)|<[!/?]?[A-Za-z][^<>]*(>|$)", re.DOTALL)
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
 _CODE = re.compile(r"[^A-Za-z0-9_.:-]")
 
@@ -234,7 +235,7 @@ def excerpt(text: Any, limit: int = MAX_MESSAGE) -> str:
     if "<" in text:
         text = _TAG.sub(" ", _BLOCK_TAGS.sub(" ", text))
         text = _TAG.sub(" ", html.unescape(text))  # `&lt;b&gt;` is markup too once unescaped
-    text = " ".join(_CONTROL.sub(" ", text).split())
+    text = " ".join(_CONTROL.sub(" ", _ANSI.sub("", text)).split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 

@@ -117,8 +117,8 @@ class UpstreamTransport(httpx2.AsyncBaseTransport):
             raise httpx2.PoolTimeout(
                 f"All {self._max_connections} connections of ModelDesk's pool were busy.", request=request
             ) from None
-        finally:
-            request.extensions.pop(WAITING_FOR_POOL, None)
+        # Not in a `finally`: a cancelled wait (the caller's deadline) keeps the mark for the caller to read.
+        del request.extensions[WAITING_FOR_POOL]
 
     def _release_slot(self) -> None:
         if self._slots is not None:
