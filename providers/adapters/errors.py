@@ -232,7 +232,7 @@ def excerpt(text: Any, limit: int = MAX_MESSAGE) -> str:
     """A short, printable excerpt of upstream text for a message: HTML tags and control characters removed,
     whitespace collapsed, at most `limit` characters (an error page of an internal service is never reflected)."""
     text = str(text)[: limit * 50]  # enough for the excerpt; never a regex pass over megabytes
-    if "<" in text:
+    if "<" in text or "&" in text:
         text = _TAG.sub(" ", _BLOCK_TAGS.sub(" ", text))
         text = _TAG.sub(" ", html.unescape(text))  # `&lt;b&gt;` is markup too once unescaped
     text = " ".join(_CONTROL.sub(" ", _ANSI.sub("", text)).split())

@@ -78,12 +78,6 @@ def guard(response: httpx2.Response, limits: ResponseLimits, provider: str) -> N
         what, limit, setting = "one server-sent event of the answer", limits.sse_event, "max_sse_event_bytes"
     else:
         what, limit, setting = "answer", limits.body, "max_response_bytes"
-    too_large = errors.ResponseTooLargeError(
-        f"The {what} of upstream provider {provider!r} exceeded ModelDesk's {size(limit)} limit "
-        f"({setting}); reading stopped there.",
-        provider=provider,
-        upstream_status=response.status_code,
-    )
     encoding = response.headers.get("content-encoding", "").strip().lower()
     inflate = None
     if encoding not in ("", "identity"):
@@ -98,35 +92,21 @@ def guard(response: httpx2.Response, limits: ResponseLimits, provider: str) -> N
             return
         inflate = encoding
         del response.headers["content-encoding"]  # inflated here, bounded: httpx2 must not inflate it again
-    response.stream = _Bounded(
-        response,
-        limit,
-        too_large,
-        cut=response.status_code >= 300,
-        events=setting == "max_sse_event_bytes",
-        inflate=inflate,
-    )
+    response.stream = _Bounded(response, limit, (what, setting, provider), inflate=inflate)
 
 
 class _Bounded(httpx2.AsyncByteStream):
     """The raw stream of a response, counted (and inflated) as it is read."""
 
     def __init__(
-        self,
-        response: httpx2.Response,
-        limit: int,
-        too_large: errors.ResponseTooLargeError,
-        *,
-        cut: bool,
-        events: bool,
-        inflate: str | None,
+        self, response: httpx2.Response, limit: int, names: tuple[str, str, str], *, inflate: str | None
     ) -> None:
         self._response = response
         self._inner = response.stream
         self._limit = limit
-        self._too_large = too_large
-        self._cut = cut
-        self._events = events
+        self._names = names  # what, setting, provider: the error is built only when the limit is passed
+        self._cut = response.status_code >= 300
+        self._events = names[1] == "max_sse_event_bytes"
         self._inflater = zlib.decompressobj(zlib.MAX_WBITS | 32) if inflate else None  # gzip or zlib, detected
         self._raw_deflate = inflate == "deflate"
         self._seen = 0  # bytes of the body (or, for events, since the last event's end)
@@ -137,7 +117,7 @@ class _Bounded(httpx2.AsyncByteStream):
         plain_body = not (self._cut or self._events or self._inflater)
         if plain_body and declared.isdigit() and int(declared) > self._limit:
             await self.aclose()
-            raise self._too_large  # known before reading a byte
+            raise self._too_large()  # known before reading a byte
         async for raw in self._inner:  # type: ignore[union-attr]
             for piece in self._inflate(raw):
                 if self._events:
@@ -147,13 +127,22 @@ class _Bounded(httpx2.AsyncByteStream):
                 if self._seen > self._limit:
                     await self.aclose()  # drops the connection: the rest is never read
                     if not self._cut:
-                        raise self._too_large
+                        raise self._too_large()
                     keep = len(piece) - (self._seen - self._limit)
                     if keep > 0:
                         yield piece[:keep]
-                    self._response.extensions[EXCEEDED] = self._too_large
+                    self._response.extensions[EXCEEDED] = self._too_large()
                     return
                 yield piece
+
+    def _too_large(self) -> errors.ResponseTooLargeError:
+        what, setting, provider = self._names
+        return errors.ResponseTooLargeError(
+            f"The {what} of upstream provider {provider!r} exceeded ModelDesk's {size(self._limit)} limit "
+            f"({setting}); reading stopped there.",
+            provider=provider,
+            upstream_status=self._response.status_code,
+        )
 
     def _inflate(self, raw: bytes) -> list[bytes]:
         if self._inflater is None:
