@@ -61,6 +61,8 @@ SDKClient = TypeVar("SDKClient")
 MAX_KEEPALIVE = 40
 #: Connecting never needs longer than this, whatever the provider's timeout.
 CONNECT_TIMEOUT = 10.0
+#: A stream's total limit when the provider has none (`Provider.stream_timeout_seconds` defaults to it).
+DEFAULT_STREAM_TIMEOUT = 600.0
 #: Placeholder sent to keyless OpenAI-compatible servers (Ollama, LM Studio): the SDK requires a key.
 NO_KEY_PLACEHOLDER = "no-key"  # noqa: S105  (not a secret)
 
@@ -286,7 +288,8 @@ class StreamDeadline:
 
     def __init__(self, provider: ProviderInfo) -> None:
         self.provider = provider
-        self.total = float(provider.stream_timeout_seconds)
+        # getattr: a snapshot pickled by an older process lacks the field (its slot is unset).
+        self.total = float(getattr(provider, "stream_timeout_seconds", None) or DEFAULT_STREAM_TIMEOUT)
         self.ends_at = time.monotonic() + self.total
 
     def step(self) -> contextlib.AbstractAsyncContextManager[None]:
