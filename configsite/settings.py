@@ -75,6 +75,15 @@ for _name, _limit in [("", MODELDESK_DISCOVERY_MAX_MODELS), *MODELDESK_DISCOVERY
         raise ImproperlyConfigured(f"{where} must be at least 1, not {_limit}.")
 MODELDESK_CATALOG_FILE = env.str("MODELDESK_CATALOG_FILE", default="")
 MODELDESK_CATALOG_TTL = env.int("MODELDESK_CATALOG_TTL", default=3600)
+# What an upstream may send and hold (providers/adapters/limits.py, clients.py); each provider may override.
+UPSTREAM_MAX_RESPONSE_BYTES = env.int("UPSTREAM_MAX_RESPONSE_BYTES", default=32 * 1024 * 1024)
+UPSTREAM_MAX_ERROR_BODY_BYTES = env.int("UPSTREAM_MAX_ERROR_BODY_BYTES", default=1024 * 1024)
+UPSTREAM_MAX_SSE_EVENT_BYTES = env.int("UPSTREAM_MAX_SSE_EVENT_BYTES", default=4 * 1024 * 1024)
+UPSTREAM_MAX_CONNECTIONS = env.int("UPSTREAM_MAX_CONNECTIONS", default=200)
+for _name in ("UPSTREAM_MAX_RESPONSE_BYTES", "UPSTREAM_MAX_ERROR_BODY_BYTES", "UPSTREAM_MAX_SSE_EVENT_BYTES",
+              "UPSTREAM_MAX_CONNECTIONS"):  # fmt: skip
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be a positive integer.")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -72,6 +72,11 @@ class ProviderAdminForm(forms.ModelForm):
             "timeout_seconds",
             "max_retries",
             "extra_headers",
+            "stream_timeout_seconds",
+            "max_response_bytes",
+            "max_error_body_bytes",
+            "max_sse_event_bytes",
+            "max_connections",
         ]
         field_classes = {"base_url": HttpsURLField, "image_url": HttpsURLField}
         # `api_key` is not a model field of this form: the loaded value is ciphertext, and a blank

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -70,6 +70,36 @@ class Provider(models.Model):
     )
     max_retries = models.PositiveSmallIntegerField(default=2)
     extra_headers = models.JSONField(default=dict, blank=True, help_text="JSON object of extra HTTP headers.")
+    # What the upstream may send and hold (providers/adapters/limits.py, clients.py); empty: the UPSTREAM_* setting.
+    stream_timeout_seconds = models.FloatField(
+        default=600,
+        validators=[MinValueValidator(1), MaxValueValidator(86400)],
+        help_text="Total limit of one streamed answer; each wait for its next event is bounded by the timeout.",
+    )
+    max_response_bytes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1024)],
+        help_text="Largest non-streamed answer read, in bytes. Empty: UPSTREAM_MAX_RESPONSE_BYTES (32 MB).",
+    )
+    max_error_body_bytes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1024)],
+        help_text="Largest error answer read, in bytes. Empty: UPSTREAM_MAX_ERROR_BODY_BYTES (1 MB).",
+    )
+    max_sse_event_bytes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1024)],
+        help_text="Largest single event of a streamed answer, in bytes. Empty: UPSTREAM_MAX_SSE_EVENT_BYTES (4 MB).",
+    )
+    max_connections = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(10000)],
+        help_text="Connections to this provider per server process. Empty: UPSTREAM_MAX_CONNECTIONS (200).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

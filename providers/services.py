@@ -35,6 +35,11 @@ PROVIDER_FIELDS: tuple[str, ...] = (
     "timeout_seconds",
     "max_retries",
     "extra_headers",
+    "stream_timeout_seconds",
+    "max_response_bytes",
+    "max_error_body_bytes",
+    "max_sse_event_bytes",
+    "max_connections",
 )
 MODEL_FIELDS: tuple[str, ...] = (
     "name",

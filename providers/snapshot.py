@@ -59,6 +59,12 @@ class ProviderInfo:
     key_source: str
     inactive_reason: str | None
     updated_at: str
+    # Size, time and pool limits (providers/adapters/limits.py, clients.py); None: the UPSTREAM_* setting.
+    stream_timeout_seconds: float = 600.0
+    max_response_bytes: int | None = None
+    max_error_body_bytes: int | None = None
+    max_sse_event_bytes: int | None = None
+    max_connections: int | None = None
 
     @property
     def is_active(self) -> bool:
@@ -209,6 +215,11 @@ def build_snapshot(version: int) -> ConfigSnapshot:
             key_source=p.key_source,
             inactive_reason=p.inactive_reason,
             updated_at=p.updated_at.isoformat() if p.updated_at else "",
+            stream_timeout_seconds=float(p.stream_timeout_seconds),
+            max_response_bytes=p.max_response_bytes,
+            max_error_body_bytes=p.max_error_body_bytes,
+            max_sse_event_bytes=p.max_sse_event_bytes,
+            max_connections=p.max_connections,
         )
     slugs = {pid: p.slug for pid, p in providers.items()}
     models: dict[int, ModelInfo] = {}

@@ -49,7 +49,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 VERSION_KEY = "config:version"
-SNAPSHOT_KEY = "config:snapshot:{version}"
+#: The middle part names the pickled format: change it when ProviderInfo/ModelInfo gain fields, so a process
+#: never reads a snapshot an older process pickled without them.
+SNAPSHOT_KEY = "config:snapshot:2:{version}"
 SNAPSHOT_TTL = 24 * 3600
 
 

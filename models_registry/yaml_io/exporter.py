@@ -88,6 +88,11 @@ def _provider_entry(provider: Provider, models: list[ProviderModel], found: dict
             "timeout_seconds": provider.timeout_seconds,
             "max_retries": provider.max_retries,
             "extra_headers": dict(provider.extra_headers or {}),
+            "stream_timeout_seconds": provider.stream_timeout_seconds,
+            "max_response_bytes": provider.max_response_bytes,
+            "max_error_body_bytes": provider.max_error_body_bytes,
+            "max_sse_event_bytes": provider.max_sse_event_bytes,
+            "max_connections": provider.max_connections,
         }
     )
     valid: dict[str, str | None] = {}

@@ -49,6 +49,11 @@ PROVIDER_KEYS = {
     "timeout_seconds": "timeout_seconds",
     "max_retries": "max_retries",
     "extra_headers": "extra_headers",
+    "stream_timeout_seconds": "stream_timeout_seconds",
+    "max_response_bytes": "max_response_bytes",
+    "max_error_body_bytes": "max_error_body_bytes",
+    "max_sse_event_bytes": "max_sse_event_bytes",
+    "max_connections": "max_connections",
 }
 MODEL_LIST_KEYS = ("valid_models", "invalid_models", "models")
 #: Keys of a long-form model entry: the writable model fields (discovery alone sets `last_checked_at`).
@@ -220,6 +225,14 @@ def _provider_fields(check: _Checker, data: dict[str, Any], where: str) -> tuple
         elif target == "max_retries":
             if (retries := check.integer(value, path)) is not None:
                 fields["max_retries"] = retries
+        elif target == "stream_timeout_seconds":
+            if (seconds := check.number(value, path, minimum=1)) is not None:
+                fields["stream_timeout_seconds"] = seconds
+        elif target in ("max_response_bytes", "max_error_body_bytes", "max_sse_event_bytes", "max_connections"):
+            # null: the server's UPSTREAM_* default
+            minimum = 1 if target == "max_connections" else 1024
+            if (number := check.integer(value, path, minimum=minimum, nullable=True)) is not None or value is None:
+                fields[target] = number
         elif target == "extra_headers":
             if value is None:
                 fields["extra_headers"] = {}

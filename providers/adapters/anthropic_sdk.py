@@ -17,7 +17,7 @@ from typing import Any
 import anthropic
 from anthropic.types import Message
 
-from providers.adapters import clients, errors
+from providers.adapters import clients, errors, limits
 from providers.adapters.anthropic_translate import StreamTranslator, build_params, message_body
 from providers.adapters.base import (
     ChatRequest,
@@ -41,9 +41,15 @@ def map_anthropic_error(
     name = f"upstream provider {provider!r}" if provider else "the upstream provider"
     if isinstance(exc, errors.ProviderError):
         return exc
+    if isinstance(exc, anthropic.APITimeoutError | anthropic.APIConnectionError) and (
+        cause := errors.sdk_cause(exc, provider)
+    ):
+        return cause  # ours (a full pool, a size limit), raised below the SDK and wrapped by it
     if isinstance(exc, anthropic.APITimeoutError):
         return errors.TimeoutError(f"The {name} did not answer in time.", provider=provider)
     if isinstance(exc, anthropic.APIStatusError):
+        if (too_large := limits.exceeded(exc.response)) is not None:
+            return too_large  # an error page cut at the provider's limit: the limit is the story
         status = exc.status_code
         return errors.error_from_response(
             # An `error` event inside a stream comes with the stream's 200: classify it by its body.
@@ -56,7 +62,7 @@ def map_anthropic_error(
         )
     if isinstance(exc, anthropic.APIConnectionError):
         cause = exc.__cause__
-        detail = errors.scrub(str(cause), secrets) if cause is not None else ""
+        detail = errors.excerpt(errors.scrub(str(cause), secrets)) if cause is not None else ""
         return errors.ConnectionError(
             f"The connection to the {name} failed: {detail or 'connection error'}.", provider=provider
         )
@@ -121,15 +127,16 @@ class AnthropicAdapter(ProviderAdapter):
         translator = StreamTranslator(show_thinking=request.show_thinking)
         upstream = None
         try:
-            # The deadline covers opening the stream; then each event must come within
-            # the provider's timeout (a long answer is not a slow one).
+            # Opening the stream and each event must come within the provider's timeout (a long
+            # answer is not a slow one), the whole stream within its stream_timeout_seconds.
             client = self.client
-            async with clients.deadline(self.provider):
+            clock = clients.StreamDeadline(self.provider)
+            async with clock.step():
                 upstream = await client.messages.create(**params, stream=True)
             yield StreamStarted()
             events = upstream.__aiter__()
             while True:
-                async with clients.deadline(self.provider):
+                async with clock.step():
                     event = await anext(events, None)
                 if event is None:
                     break

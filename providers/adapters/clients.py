@@ -14,7 +14,18 @@ after the deadline, the hook marks the response `x-should-retry: false`, which
 both SDKs obey, so the caller gets the upstream's own error (429 with its
 `Retry-After`) at once instead of a timeout later. The hook also remembers the
 last error response, so a deadline that fires during a back-off reports that
-error rather than a bare timeout.
+error rather than a bare timeout; and it bounds every body by the provider's size
+limits before anything reads it (`limits.py`).
+
+A stream has two clocks (`StreamDeadline`): each wait for the next event is
+bounded by the provider's `timeout_seconds` (a long answer is not a slow one),
+and the whole stream by its `stream_timeout_seconds` (an upstream trickling
+empty chunks cannot hold a stream, a worker and a connection forever).
+
+A request that finds every connection of the provider's pool busy
+(`max_connections`, default `UPSTREAM_MAX_CONNECTIONS`) is ModelDesk's capacity
+problem, not the upstream's: it fails with `PoolFullError` (503), whether the
+pool's own wait or the deadline ran out first.
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ import email.utils
 import functools
 import logging
 import os
+import re
 import ssl
 import time
 import urllib.request
@@ -34,20 +46,23 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx2
+from django.conf import settings
 
 from providers import crypto
-from providers.adapters import errors
-from providers.adapters.transport import UpstreamTransport
+from providers.adapters import errors, limits
+from providers.adapters.transport import WAITING_FOR_POOL, UpstreamTransport
 from providers.snapshot import ProviderInfo
 
 logger = logging.getLogger(__name__)
 
 SDKClient = TypeVar("SDKClient")
 
-#: Connections kept per provider client (the SDKs' defaults are 1000/100; a gateway needs fewer).
-POOL_LIMITS = httpx2.Limits(max_connections=200, max_keepalive_connections=40, keepalive_expiry=30)
+#: Idle connections kept per provider client at most (the SDKs' default is 100; a gateway needs fewer).
+MAX_KEEPALIVE = 40
 #: Connecting never needs longer than this, whatever the provider's timeout.
 CONNECT_TIMEOUT = 10.0
+#: A stream's total limit when the provider has none (`Provider.stream_timeout_seconds` defaults to it).
+DEFAULT_STREAM_TIMEOUT = 600.0
 #: Placeholder sent to keyless OpenAI-compatible servers (Ollama, LM Studio): the SDK requires a key.
 NO_KEY_PLACEHOLDER = "no-key"  # noqa: S105  (not a secret)
 
@@ -86,6 +101,12 @@ def required_api_key(provider: ProviderInfo) -> str:
     return key
 
 
+def pool_limits(provider: ProviderInfo) -> httpx2.Limits:
+    """The provider's connection pool: `max_connections` (else `UPSTREAM_MAX_CONNECTIONS`) per process."""
+    size = getattr(provider, "max_connections", None) or settings.UPSTREAM_MAX_CONNECTIONS
+    return httpx2.Limits(max_connections=size, max_keepalive_connections=min(size, MAX_KEEPALIVE), keepalive_expiry=30)
+
+
 def timeout(provider: ProviderInfo) -> httpx2.Timeout:
     """Per-operation timeouts (connect, each read, each write, pool wait); `deadline()` bounds the sum."""
     seconds = float(provider.timeout_seconds)
@@ -103,15 +124,21 @@ def http_client(provider: ProviderInfo) -> httpx2.AsyncClient:
 
     Its transport is ours (`transport.py`: HTTP/1.1 keep-alive on asyncio streams, half the
     client-side CPU of `httpx2`'s default), unless the environment names a proxy, which only
-    `httpx2`'s own transport handles.
+    `httpx2`'s own transport handles. Either way the response hook bounds every body.
     """
+    pool = pool_limits(provider)
     return httpx2.AsyncClient(
         verify=_ssl_context(),
         timeout=timeout(provider),
         follow_redirects=False,
-        limits=POOL_LIMITS,
-        event_hooks={"request": [_on_request], "response": [_on_response]},
-        transport=None if proxy_configured() else UpstreamTransport(ssl_context=_ssl_context(), limits=POOL_LIMITS),
+        limits=pool,
+        # Bodies are bounded as they arrive; a compressed one could only be bounded after inflating it.
+        headers={"Accept-Encoding": "identity"},
+        event_hooks={
+            "request": [_on_request],
+            "response": [_ResponseHook(provider.slug, limits.ResponseLimits.for_provider(provider))],
+        },
+        transport=None if proxy_configured() else UpstreamTransport(ssl_context=_ssl_context(), limits=pool),
     )
 
 
@@ -120,9 +147,30 @@ def proxy_configured() -> bool:
     return bool({"http", "https", "all"} & set(urllib.request.getproxies_environment()))
 
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE_BAD = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+#: Headers ModelDesk sets itself: routing, framing, the connection, the key.
+_RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "keep-alive",
+                               "proxy-connection", "te", "trailer", "upgrade"})  # fmt: skip
+
+
 def extra_headers(provider: ProviderInfo) -> dict[str, str]:
-    """The operator's extra headers, as strings (JSON may hold numbers)."""
-    return {str(k): str(v) for k, v in (provider.extra_headers or {}).items()}
+    """The operator's extra headers, as strings (JSON may hold numbers).
+
+    Defence in depth behind the provider's validation: a name that is not a token,
+    a value with CR/LF/NUL, or a framing/hop-by-hop header is refused before any
+    client exists (`MisconfiguredProviderError`: nothing is sent).
+    """
+    headers = {str(k): str(v) for k, v in (provider.extra_headers or {}).items()}
+    for name, value in headers.items():
+        if not _HEADER_NAME.fullmatch(name) or _HEADER_VALUE_BAD.search(value) or name.lower() in _RESERVED_HEADERS:
+            raise errors.MisconfiguredProviderError(
+                f"Provider {provider.slug!r} has an extra header that cannot be sent "
+                f"({errors.excerpt(name, 40)!r}: a framing or hop-by-hop header, a name that is not a token, or "
+                "a value with a control character). Fix extra_headers; nothing was sent upstream.",
+                provider=provider.slug,
+            )
+    return headers
 
 
 # --- the deadline ------------------------------------------------------------------
@@ -135,6 +183,8 @@ class _Call:
     last_status: int | None = None
     last_headers: httpx2.Headers | None = None
     last_body: bytes = b""
+    last_response: httpx2.Response | None = None
+    request: httpx2.Request | None = None
 
 
 _call: contextvars.ContextVar[_Call | None] = contextvars.ContextVar("upstream_call", default=None)
@@ -160,27 +210,47 @@ async def _on_request(request: httpx2.Request) -> None:
     call = _call.get()
     if call is not None:
         # A new attempt: if the deadline fires now, it is this attempt that timed out.
-        call.last_status = call.last_headers = None
+        call.last_status = call.last_headers = call.last_response = None
+        call.request = request
 
 
-async def _on_response(response: httpx2.Response) -> None:
-    call = _call.get()
-    if call is None or response.status_code < 400:
-        return
-    await response.aread()  # error bodies are small; the SDK reads the same cached bytes
-    call.last_status, call.last_headers, call.last_body = response.status_code, response.headers, response.content
-    wait = retry_after_seconds(response.headers)
-    if wait is not None and wait >= call.ends_at - time.monotonic():
-        # Waiting would outlive the deadline: let the SDK raise this error now.
-        response.headers["x-should-retry"] = "false"
+class _ResponseHook:
+    """Per client: bound the body by the provider's limits; remember error answers for the deadline."""
+
+    __slots__ = ("limits", "provider")
+
+    def __init__(self, provider: str, response_limits: limits.ResponseLimits) -> None:
+        self.provider = provider
+        self.limits = response_limits
+
+    async def __call__(self, response: httpx2.Response) -> None:
+        limits.guard(response, self.limits, self.provider)
+        if response.status_code < 400:
+            return
+        await response.aread()  # at most the error-body limit; the SDK reads the same cached bytes
+        if limits.exceeded(response) is not None:
+            response.headers["x-should-retry"] = "false"  # a hostile error page is not asked for again
+        call = _call.get()
+        if call is None:
+            return
+        call.last_status, call.last_headers, call.last_body = response.status_code, response.headers, response.content
+        call.last_response = response
+        wait = retry_after_seconds(response.headers)
+        if wait is not None and wait >= call.ends_at - time.monotonic():
+            # Waiting would outlive the deadline: let the SDK raise this error now.
+            response.headers["x-should-retry"] = "false"
 
 
 @contextlib.asynccontextmanager
-async def deadline(provider: ProviderInfo, seconds: float | None = None) -> AsyncIterator[None]:
-    """Bound everything inside by the provider's timeout (or `seconds`); expiry raises our TimeoutError.
+async def deadline(
+    provider: ProviderInfo, seconds: float | None = None, *, expired: str | None = None
+) -> AsyncIterator[None]:
+    """Bound everything inside by the provider's timeout (or `seconds`); expiry raises our TimeoutError
+    (with the message `expired`, when given).
 
     If the deadline fires while the SDK backs off to retry an upstream error
-    response, that error is raised instead, mapped to its category.
+    response, that error is raised instead, mapped to its category; if it fires
+    while the request waits for a connection of our own pool, `PoolFullError`.
     """
     limit = float(provider.timeout_seconds if seconds is None else seconds)
     call = _Call(provider=provider, ends_at=time.monotonic() + limit)
@@ -189,16 +259,52 @@ async def deadline(provider: ProviderInfo, seconds: float | None = None) -> Asyn
         async with asyncio.timeout(limit):
             yield
     except TimeoutError:
+        if call.request is not None and call.request.extensions.get(WAITING_FOR_POOL):
+            raise errors.pool_full(provider.slug) from None
+        if (too_large := limits.exceeded(call.last_response)) is not None:
+            raise too_large from None
         if call.last_status is not None and call.last_headers is not None:
             raise errors.error_from_response(
                 call.last_status, call.last_headers, call.last_body, provider=provider.slug
             ) from None
         raise errors.TimeoutError(
-            f"The upstream provider {provider.slug!r} did not answer within {limit:g} s (the provider's timeout).",
+            expired
+            or f"The upstream provider {provider.slug!r} did not answer within {limit:g} s (the provider's timeout).",
             provider=provider.slug,
         ) from None
     finally:
         _call.reset(token)
+
+
+class StreamDeadline:
+    """The two clocks of one stream: the provider's timeout per wait, `stream_timeout_seconds` in all.
+
+    Adapters open the stream and await each event inside `step()`; a timer cannot
+    span the stream's `yield`s (it would cancel whatever the consumer awaits), so
+    each wait gets the smaller of the two remaining times instead.
+    """
+
+    __slots__ = ("ends_at", "provider", "total")
+
+    def __init__(self, provider: ProviderInfo) -> None:
+        self.provider = provider
+        # getattr: a snapshot pickled by an older process lacks the field (its slot is unset).
+        self.total = float(getattr(provider, "stream_timeout_seconds", None) or DEFAULT_STREAM_TIMEOUT)
+        self.ends_at = time.monotonic() + self.total
+
+    def step(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """The deadline of the next wait (opening the stream, or its next event)."""
+        provider = self.provider
+        remaining = self.ends_at - time.monotonic()
+        if remaining >= provider.timeout_seconds:
+            return deadline(provider)
+        expired = (
+            f"The stream of upstream provider {provider.slug!r} ran past its total limit of {self.total:g} s "
+            "(stream_timeout_seconds) and was ended."
+        )
+        if remaining <= 0:
+            raise errors.TimeoutError(expired, provider=provider.slug)
+        return deadline(provider, remaining, expired=expired)
 
 
 # --- one client per provider and event loop -----------------------------------------

@@ -10,10 +10,14 @@ from __future__ import annotations
 import builtins
 import contextlib
 import json
-import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from providers.adapters.sanitize import MAX_MESSAGE, excerpt, retry_after_value
+from providers.adapters.sanitize import token as _code
+
+__all__ = ["MAX_MESSAGE", "excerpt", "retry_after_value"]  # re-exported: callers know them as errors.*
 
 
 class ProviderError(Exception):
@@ -93,6 +97,39 @@ class ConnectionError(ProviderError):  # noqa: A001
     default_message = "Could not connect to the upstream provider."
 
 
+class ResponseTooLargeError(UpstreamUnavailableError):
+    """The upstream's answer passed one of ModelDesk's size limits while it was read (providers/adapters/limits.py)."""
+
+    default_message = "The upstream's answer exceeded ModelDesk's size limit."
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("code", "upstream_response_too_large")
+        super().__init__(message, **kwargs)
+
+
+class PoolFullError(ProviderError):
+    """ModelDesk's own connection pool for the provider had no free connection in time: our capacity, not the
+    upstream's. Category `capacity`, 503 with `Retry-After: 1` (the SDKs retry it themselves)."""
+
+    category, status_code, error_type = "capacity", 503, "api_error"
+    default_message = "ModelDesk's connection pool for this provider is full."
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("code", "connection_pool_full")
+        kwargs.setdefault("retry_after", "1")
+        super().__init__(message, **kwargs)
+
+
+class MisconfiguredProviderError(UpstreamUnavailableError):
+    """The provider's settings cannot be sent as they are (an `extra_headers` entry that is not a valid header)."""
+
+    default_message = "The provider is misconfigured; nothing was sent upstream."
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("code", "provider_misconfigured")
+        super().__init__(message, **kwargs)
+
+
 class ConfigurationError(ProviderError):
     """The provider cannot be called as configured (no key, key cannot be decrypted)."""
 
@@ -113,6 +150,7 @@ BY_CATEGORY: dict[str, type[ProviderError]] = {
         ContextLengthError,
         UpstreamUnavailableError,
         ConnectionError,
+        PoolFullError,
     )
 }
 
@@ -169,8 +207,6 @@ _BY_ERROR_TYPE: dict[str, type[ProviderError]] = {
     "request_too_large": ContextLengthError,
     "context_length_exceeded": ContextLengthError,
 }
-#: Longest upstream message kept (HTML error pages can be long).
-MAX_MESSAGE = 500
 
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
@@ -181,23 +217,7 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     return _SECRET_PATTERN.sub("[redacted]", text)
 
 
-def retry_after_value(headers: Mapping[str, str] | None) -> str | None:
-    """The `Retry-After` to pass on (whole seconds): the upstream's, or its `retry-after-ms` rounded up."""
-    if not headers:
-        return None
-    value = headers.get("retry-after")
-    if value:
-        return value.strip()
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            return str(max(1, math.ceil(float(millis) / 1000)))
-        except ValueError:
-            return None
-    return None
-
-
-def _message_and_code(body: Any) -> tuple[str, str | None]:
+def _message_and_code(body: Any, secrets: Iterable[str] = ()) -> tuple[str, str | None]:
     """The upstream's message and its most specific code/type, from either vendor's error body."""
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
@@ -205,17 +225,17 @@ def _message_and_code(body: Any) -> tuple[str, str | None]:
         try:
             body = json.loads(body)
         except ValueError:
-            return " ".join(body.split())[:MAX_MESSAGE], None
+            return excerpt(scrub(body[: MAX_MESSAGE * 50], secrets)), None
     if not isinstance(body, dict):
         return "", None
     error = body.get("error", body)
     if isinstance(error, str):
-        return error, None
+        return excerpt(scrub(error[: MAX_MESSAGE * 50], secrets)), None
     if not isinstance(error, dict):
         return "", None
     message = error.get("message") or ""
     code = error.get("code") or error.get("type")
-    return str(message)[:MAX_MESSAGE], None if code is None else str(code)
+    return excerpt(scrub(str(message)[: MAX_MESSAGE * 50], secrets)), None if code is None else _code(code)
 
 
 def error_from_response(
@@ -228,7 +248,7 @@ def error_from_response(
     request_id: str | None = None,
 ) -> ProviderError:
     """Our error for an upstream error answer (`status` None: an error event inside a 200 stream)."""
-    message, code = _message_and_code(body)
+    message, code = _message_and_code(body, secrets)
     name = f"Upstream provider {provider!r}" if provider else "The upstream provider"
     if status is not None and 300 <= status < 400:
         cls: type[ProviderError] = UpstreamUnavailableError
@@ -245,6 +265,8 @@ def error_from_response(
         message = f"{name} {where}: {message or cls.default_message}"
     if headers is not None and request_id is None:
         request_id = headers.get("x-request-id") or headers.get("request-id")
+    if request_id is not None:
+        request_id = _code(request_id)
     return cls(
         scrub(message, secrets),
         provider=provider,
@@ -291,14 +313,42 @@ def map_transport_error(
     name = f"upstream provider {provider!r}" if provider else "the upstream provider"
     if isinstance(exc, ProviderError):
         return exc
+    if isinstance(exc, httpx2.PoolTimeout):
+        return pool_full(provider)
     if isinstance(exc, builtins.TimeoutError | httpx2.TimeoutException):
         return TimeoutError(f"The {name} did not answer in time.", provider=provider)
     if isinstance(exc, httpx2.TransportError):
-        detail = scrub(str(exc), secrets) or type(exc).__name__
+        detail = excerpt(scrub(str(exc), secrets)) or type(exc).__name__
         return ConnectionError(f"The connection to the {name} failed: {detail}", provider=provider)
     if isinstance(exc, ValueError):  # json.JSONDecodeError included
         return UpstreamUnavailableError(f"The {name} answered with a body that is not valid JSON.", provider=provider)
-    detail = scrub(str(exc), secrets)[:MAX_MESSAGE]
+    detail = excerpt(scrub(str(exc), secrets))
     return UpstreamUnavailableError(
         f"The call to the {name} failed: {type(exc).__name__}{': ' + detail if detail else ''}", provider=provider
     )
+
+
+def pool_full(provider: str | None) -> PoolFullError:
+    """Our 503 for a request that found no free connection to the provider in its pool."""
+    name = f"provider {provider!r}" if provider else "this provider"
+    return PoolFullError(
+        f"ModelDesk's connection pool for {name} is full: every connection is busy with other requests "
+        "(not an upstream failure). Retry shortly, or raise the provider's max_connections.",
+        provider=provider,
+    )
+
+
+def sdk_cause(exc: BaseException, provider: str | None = None) -> ProviderError | None:
+    """Our error behind an SDK's timeout/connection error, if one caused it (a size limit, a full pool)."""
+    import httpx2
+
+    cause = exc.__cause__
+    for _ in range(5):  # the SDKs wrap once; a short walk is enough
+        if cause is None:
+            return None
+        if isinstance(cause, ProviderError):
+            return cause
+        if isinstance(cause, httpx2.PoolTimeout):
+            return pool_full(provider)
+        cause = cause.__cause__
+    return None

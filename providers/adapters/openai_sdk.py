@@ -20,7 +20,7 @@ from typing import Any
 import httpx2
 import openai
 
-from providers.adapters import clients, errors
+from providers.adapters import clients, errors, limits
 from providers.adapters.base import (
     ChatRequest,
     ChatResult,
@@ -53,9 +53,15 @@ def map_openai_error(
     name = f"upstream provider {provider!r}" if provider else "the upstream provider"
     if isinstance(exc, errors.ProviderError):
         return exc
+    if isinstance(exc, openai.APITimeoutError | openai.APIConnectionError) and (
+        cause := errors.sdk_cause(exc, provider)
+    ):
+        return cause  # ours (a full pool, a size limit), raised below the SDK and wrapped by it
     if isinstance(exc, openai.APITimeoutError):
         return errors.TimeoutError(f"The {name} did not answer in time.", provider=provider)
     if isinstance(exc, openai.APIStatusError):
+        if (too_large := limits.exceeded(exc.response)) is not None:
+            return too_large  # an error page cut at the provider's limit: the limit is the story
         return errors.error_from_response(
             exc.status_code,
             exc.response.headers,
@@ -66,7 +72,7 @@ def map_openai_error(
         )
     if isinstance(exc, openai.APIConnectionError):
         cause = exc.__cause__
-        detail = errors.scrub(str(cause), secrets) if cause is not None else ""
+        detail = errors.excerpt(errors.scrub(str(cause), secrets)) if cause is not None else ""
         return errors.ConnectionError(
             f"The connection to the {name} failed: {detail or 'connection error'}.", provider=provider
         )
@@ -326,17 +332,18 @@ class OpenAIAdapter(ProviderAdapter):
         params = build_params(request, kind=self.provider.kind, stream=True)
         upstream = None
         try:
-            # The deadline covers opening the stream; then each chunk must come within the
-            # provider's timeout (a long answer is not a slow one). Chunks are the SDK's SSE
-            # decoding (errors in the stream included) as plain dicts: `AsyncStream[object]`.
+            # Opening the stream and each chunk must come within the provider's timeout (a long
+            # answer is not a slow one), the whole stream within its stream_timeout_seconds. Chunks
+            # are the SDK's SSE decoding (errors in the stream included) as plain dicts.
             client = self.client
-            async with clients.deadline(self.provider):
+            clock = clients.StreamDeadline(self.provider)
+            async with clock.step():
                 upstream = await client.post(
                     CHAT_PATH, body=params, cast_to=object, stream=True, stream_cls=openai.AsyncStream[object]
                 )
             yield StreamStarted()
             while True:
-                async with clients.deadline(self.provider):
+                async with clock.step():
                     chunk = await anext(upstream, None)
                 if chunk is None:
                     break

@@ -15,12 +15,22 @@ raw response bytes (content decoding stays in `httpx2.Response`), and a response
 body that streams as it arrives (SSE). Redirects, auth and hooks stay in the
 client. HTTP/2, proxies and Unix sockets are not handled here: `clients.py`
 uses `httpx2`'s own transport when a proxy is configured in the environment.
+
+What a caller cannot do through it (issue 14, defence in depth behind the
+provider validation): send a header name that is not a token or a value with
+CR, LF, NUL or another control character (`LocalProtocolError`, nothing is
+written), or choose the request's framing and routing: `Host` comes from the
+URL, `Content-Length`/`Transfer-Encoding` from the body, hop-by-hop headers are
+ours. What an upstream cannot do: make us buffer a whole chunk of any size (a
+chunk is read in `READ_SIZE` pieces; the size limits on a body live in
+`limits.py`), or slip CR, LF or NUL into a header line.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import select
 import ssl
 import time
@@ -35,6 +45,14 @@ MAX_HEAD_BYTES = 256 * 1024
 #: Largest piece of a body handed to `httpx2` at once.
 READ_SIZE = 64 * 1024
 _NO_BODY_STATUS = frozenset({204, 304})
+#: Request headers the transport writes itself (framing, routing, the connection): a caller's are dropped.
+_OURS = frozenset({b"host", b"content-length", b"transfer-encoding", b"connection", b"keep-alive",
+                   b"proxy-connection", b"te", b"trailer", b"upgrade"})  # fmt: skip
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")  # HTAB is allowed in a value (RFC 9110 §5.5)
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+#: `request.extensions` key set while a request waits for a free connection (clients.py reads it).
+WAITING_FOR_POOL = "modeldesk.waiting_for_pool"
 
 Origin = tuple[str, str, int]
 
@@ -83,7 +101,7 @@ class UpstreamTransport(httpx2.AsyncBaseTransport):
 
     # --- the pool ----------------------------------------------------------------
 
-    async def _acquire_slot(self, timeout: float | None) -> None:
+    async def _acquire_slot(self, request: httpx2.Request, timeout: float | None) -> None:
         if self._max_connections is None:
             return
         if self._slots is None:
@@ -91,11 +109,16 @@ class UpstreamTransport(httpx2.AsyncBaseTransport):
         if not self._slots.locked():
             await self._slots.acquire()  # a free slot: no wait, no timer
             return
+        request.extensions[WAITING_FOR_POOL] = True  # a deadline that fires now is the pool's, not the upstream's
         try:
             async with asyncio.timeout(timeout):
                 await self._slots.acquire()
         except TimeoutError:
-            raise httpx2.PoolTimeout("No connection to the upstream became free in time.") from None
+            raise httpx2.PoolTimeout(
+                f"All {self._max_connections} connections of ModelDesk's pool were busy.", request=request
+            ) from None
+        # Not in a `finally`: a cancelled wait (the caller's deadline) keeps the mark for the caller to read.
+        del request.extensions[WAITING_FOR_POOL]
 
     def _release_slot(self) -> None:
         if self._slots is not None:
@@ -145,7 +168,7 @@ class UpstreamTransport(httpx2.AsyncBaseTransport):
             raise httpx2.UnsupportedProtocol(f"Unsupported URL scheme {url.scheme!r}.", request=request)
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
         origin: Origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
-        await self._acquire_slot(timeouts.get("pool"))
+        await self._acquire_slot(request, timeouts.get("pool"))
         connection = None
         try:
             connection = self._idle_connection(origin) or await self._connect(request, origin, timeouts.get("connect"))
@@ -182,34 +205,53 @@ class UpstreamTransport(httpx2.AsyncBaseTransport):
 # --- the wire format ------------------------------------------------------------------
 
 
-async def _send_head_and_body(connection: _Connection, request: httpx2.Request, timeout: float | None) -> None:
+def _head(request: httpx2.Request, body: bytes | None) -> bytes:
+    """The request line and headers: the caller's, checked, then ours for routing and framing."""
     url = request.url
-    parts = [request.method.encode("ascii"), b" ", url.raw_path, b" HTTP/1.1\r\n"]
+    target = url.raw_path
+    if _CONTROL.search(target) or b" " in target:
+        raise httpx2.LocalProtocolError("The request target holds a space or a control character.", request=request)
+    parts = [request.method.encode("ascii"), b" ", target, b" HTTP/1.1\r\nHost: ", url.netloc, b"\r\n"]
     for name, value in request.headers.raw:
-        parts += [name, b": ", value, b"\r\n"]
+        if not _TOKEN.fullmatch(name) or _CONTROL.search(value):
+            shown = name.decode("ascii", "replace")[:40] if _TOKEN.fullmatch(name) else "(not a token)"
+            raise httpx2.LocalProtocolError(
+                f"Refused to send request header {shown!r}: its name or value holds a character a header "
+                "may not contain (CR, LF, NUL or another control character).",
+                request=request,
+            )
+        if name.lower() not in _OURS:
+            parts += [name, b": ", value, b"\r\n"]
+    if body is None:
+        parts.append(b"Transfer-Encoding: chunked\r\n")
+    elif body or request.method in _BODY_METHODS:
+        parts.append(b"Content-Length: %d\r\n" % len(body))
     parts.append(b"\r\n")
-    writer = connection.writer
+    return b"".join(parts)
+
+
+async def _send_head_and_body(connection: _Connection, request: httpx2.Request, timeout: float | None) -> None:
     try:
         body = request.content
     except httpx2.RequestNotRead:
         body = None
+    head = _head(request, body)
+    writer = connection.writer
     try:
         if body is not None:
-            writer.write(b"".join(parts) + body)
+            writer.write(head + body)
             if writer.transport.get_write_buffer_size():
                 async with asyncio.timeout(timeout):
                     await writer.drain()
             return
-        # A streamed request body (httpx2 sets Content-Length or Transfer-Encoding: chunked for it).
-        chunked = request.headers.get("transfer-encoding", "").lower() == "chunked"
-        writer.write(b"".join(parts))
+        # A streamed request body: always sent chunked, so no caller-given length can frame it.
+        writer.write(head)
         async for chunk in request.stream:  # type: ignore[union-attr]
             if chunk:
-                writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
+                writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
             async with asyncio.timeout(timeout):
                 await writer.drain()
-        if chunked:
-            writer.write(b"0\r\n\r\n")
+        writer.write(b"0\r\n\r\n")
         async with asyncio.timeout(timeout):
             await writer.drain()
     except TimeoutError:
@@ -236,6 +278,10 @@ async def _read_head(
         except OSError as exc:
             raise httpx2.ReadError(str(exc) or type(exc).__name__, request=request) from exc
         lines = raw[:-4].split(b"\r\n")
+        if any(_CONTROL.search(line) for line in lines):
+            # A bare LF or CR, a NUL...: h11 refuses such a head too; nothing of it may reach a client.
+            raise httpx2.RemoteProtocolError("The upstream sent a control character in its response head.",
+                                             request=request)  # fmt: skip
         version, _, rest = lines[0].partition(b" ")
         code, _, reason = rest.partition(b" ")
         if not version.startswith(b"HTTP/1.") or len(code) != 3 or not code.isdigit():
@@ -351,10 +397,12 @@ class _ResponseBody(httpx2.AsyncByteStream):
                 while await self._read(reader.readuntil(b"\r\n")) != b"\r\n":
                     pass  # trailers, ignored
                 return
-            data = await self._read(reader.readexactly(size + 2))
-            if data[-2:] != b"\r\n":
+            while size:  # in pieces: a chunk announced as 1 GB is never one buffer
+                part = await self._read(reader.readexactly(min(size, READ_SIZE)))
+                size -= len(part)
+                yield part
+            if await self._read(reader.readexactly(2)) != b"\r\n":
                 raise httpx2.RemoteProtocolError("The upstream sent a malformed chunk.", request=self._request)
-            yield data[:-2]
 
     def _fail_and_close(self) -> None:
         self._keep_alive = False

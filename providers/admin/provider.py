@@ -105,6 +105,20 @@ class ProviderAdmin(ServiceErrorsMixin, admin.ModelAdmin):
                 ]
             },
         ),
+        (
+            "Limits",
+            {
+                "fields": [
+                    "stream_timeout_seconds",
+                    "max_connections",
+                    "max_response_bytes",
+                    "max_error_body_bytes",
+                    "max_sse_event_bytes",
+                ],
+                "classes": ["collapse"],
+                "description": "What this provider's answers may take; empty: the server's UPSTREAM_* setting.",
+            },
+        ),
         ("Display", {"fields": ["image_url", "logo_preview"]}),
         ("History", {"fields": ["created_at", "updated_at"], "classes": ["collapse"]}),
     ]

@@ -62,6 +62,13 @@ class Behaviour:
     content_type: str = "application/json"
     #: Answer a redirect to this URL ("" → the same path on `FakeUpstream.other_url`).
     redirect_to: str | None = None
+    #: Hostile answers (hostile.py): a body of this many bytes with `status` (Content-Length unless `chunked`)...
+    body_bytes: int | None = None
+    chunked: bool = False
+    #: ...a stream whose first line never ends (this many bytes)...
+    sse_line_bytes: int | None = None
+    #: ...a stream that sends an event with no text every `trickle` seconds, forever.
+    trickle: float | None = None
 
 
 def answer(
@@ -136,3 +143,18 @@ def cut(after: int, *, stream_error: bool = False, **fields: Any) -> Behaviour:
 
 def copy(behaviour: Behaviour, **changes: Any) -> Behaviour:
     return replace(behaviour, **changes)
+
+
+def huge_body(size: int, *, status: int = 200, chunked: bool = False, **fields: Any) -> Behaviour:
+    """A body of `size` bytes (JSON-looking for 200, an HTML page for an error status), sent piece by piece."""
+    return Behaviour(body_bytes=size, status=status, chunked=chunked, **fields)
+
+
+def endless_sse_line(size: int) -> Behaviour:
+    """A 200 event stream whose first `data:` line runs `size` bytes without a newline."""
+    return Behaviour(sse_line_bytes=size)
+
+
+def trickle(every: float) -> Behaviour:
+    """A 200 event stream that sends an event with no text every `every` seconds and never ends."""
+    return Behaviour(trickle=every)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from anthropic.types import message_create_params
 
 from tests.fake_upstream import behaviour as fb
-from tests.fake_upstream import wire
+from tests.fake_upstream import hostile, wire
 
 if TYPE_CHECKING:
     from tests.fake_upstream.server import FakeUpstream, RecordedRequest
@@ -98,6 +98,9 @@ class Exchange:
             return True
         if not self.key_ok():
             await self.error(fb.error(401, "Invalid API key."))
+            return True
+        if behaviour.body_bytes is not None:
+            await hostile.huge_body(self, behaviour)
             return True
         if behaviour.raw_body is not None:
             raw = behaviour.raw_body.encode() if isinstance(behaviour.raw_body, str) else behaviour.raw_body
@@ -220,6 +223,12 @@ class Exchange:
         problem = self.anthropic_problem(body) if anthropic else self.openai_problem(body)
         if problem:
             await self.error(fb.error(400, problem))
+            return
+        if self.record.stream and behaviour.sse_line_bytes is not None:
+            await hostile.endless_sse_line(self, behaviour)
+            return
+        if self.record.stream and behaviour.trickle is not None:
+            await hostile.trickle(self, behaviour)
             return
         answer = self.build_answer(body, behaviour)
         if not self.record.stream:

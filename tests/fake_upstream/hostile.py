@@ -1,85 +1,98 @@
-"""Hostile model listings for the fake upstream (issue 14, item 13): what a broken or malicious
-upstream may list, in OpenAI's `/models` shape and in Anthropic's paginated `models.list` shape.
+"""Hostile answers of the fake upstream (issue 14): huge bodies, huge error pages, an endless SSE line,
+a stream that trickles empty chunks forever.
 
-    fake_upstream.set_models(openai=hostile.openai_entries(), raw=True)
-    fake_upstream.set_models(anthropic=hostile.anthropic_entries(), raw=True)
-    fake_upstream.set_models(openai=hostile.many_models(50_003))
+Each is generated piece by piece (never held in memory: the fake runs in the test
+process, whose memory some tests measure) and stops as soon as the client goes
+away. `RecordedRequest.bytes_sent` counts what was handed to the server before
+that, so a test can tell how much of a 1 GB answer the gateway actually read.
 
-Each hostile entry comes with the reason discovery must give for skipping it (`HOSTILE`), so
-tests can assert the report entry by entry. `GOOD_IDS` are listed among them and must be added.
+    fake_upstream.enqueue(fb.huge_body(1 << 30))             # 200, 1 GB of JSON
+    fake_upstream.enqueue(fb.huge_body(300 << 20, status=500))  # a 300 MB error page
+    fake_upstream.enqueue(fb.endless_sse_line(1 << 30))      # 200 SSE, one line of 1 GB
+    fake_upstream.enqueue(fb.trickle(0.2))                   # an empty chunk every 0.2 s, forever
 """
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import json
+from typing import TYPE_CHECKING
 
-from tests.fake_upstream import wire
+if TYPE_CHECKING:
+    from tests.fake_upstream.behaviour import Behaviour
+    from tests.fake_upstream.exchange import Exchange
 
-LONG_ID = "m" * 201  # one more than ProviderModel.model_id's 200 characters
-GOOD_IDS = ("good-model", "good-model-with-metadata")
-
-#: (OpenAI-shaped entry, the words the skip reason must contain). Ids are unique so that the
-#: report can be matched entry by entry.
-HOSTILE: list[tuple[Any, str]] = [
-    ({"id": "nul\x00model", "object": "model"}, "control character"),
-    ({"id": "newline\nmodel", "object": "model"}, "control character"),
-    ({"id": LONG_ID, "object": "model"}, "longer than 200"),
-    ({"id": 12345, "object": "model"}, "not a string"),
-    ({"id": None, "object": "model"}, "no id"),
-    ({"object": "model"}, "no id"),
-    ({"id": "", "object": "model"}, "no id"),
-    ({"id": "surrogate-\ud800", "object": "model"}, "not valid unicode"),
-    ("just-a-string", "not an object"),
-    (None, "not an object"),
-    ({"id": "huge-context", "context_length": 10**15}, "context window"),
-    ({"id": "negative-context", "context_length": -5}, "context window"),
-    ({"id": "nan-context", "context_length": float("nan")}, "context window"),
-    ({"id": "bool-context", "context_length": True}, "context window"),
-    ({"id": "huge-output", "top_provider": {"max_completion_tokens": 2**40}}, "max output tokens"),
-    ({"id": "negative-price", "pricing": {"prompt": "-0.000001", "completion": "0.000002"}}, "input price"),
-    ({"id": "huge-price", "pricing": {"prompt": "0.000001", "completion": "1e12"}}, "output price"),
-    ({"id": "nan-price", "pricing": {"prompt": "NaN", "completion": "0"}}, "input price"),
-    ({"id": "nul-name", "name": "Bad\x00Name"}, "name"),
-    ({"id": "long-name", "name": "N" * 201}, "name"),
-    ({"id": "good-model", "object": "model"}, ""),
-    ({"id": "good-model", "object": "model", "name": "listed twice"}, "listed more than once"),
-]
+PIECE = 64 * 1024
+_FILLER = b"x" * PIECE
 
 
-def openai_entries() -> list[Any]:
-    """The hostile entries plus two good ones, in OpenAI's `/models` shape (list with `raw=True`)."""
-    good = {
-        "id": "good-model-with-metadata",
-        "object": "model",
-        "name": "Good Model",
-        "context_length": 131072,
-        "pricing": {"prompt": "0.000001", "completion": "0.000002"},
-        "top_provider": {"max_completion_tokens": 8192},
-    }
-    return [entry for entry, _ in HOSTILE] + [good]
+async def _pieces(exchange: Exchange, start: bytes, total: int) -> None:
+    """Send `start`, then filler up to `total` bytes in all, while the client stays."""
+    record = exchange.record
+    sent = 0
+    first = start
+    while sent < total and not exchange.gone.is_set() and exchange.generation == exchange.fake.generation:
+        piece = (first + _FILLER)[: min(PIECE, total - sent)]
+        first = b""
+        await exchange.send({"type": "http.response.body", "body": piece, "more_body": True})
+        sent += len(piece)
+        record.bytes_sent = sent
+        # uvicorn's send() returns at once, without yielding, once the client is gone: yield, so the
+        # disconnect watcher runs and `bytes_sent` stops at what could have reached the client.
+        await asyncio.sleep(0)
+    if sent >= total:
+        record.completed = True
+    await exchange.send({"type": "http.response.body", "body": b""})
 
 
-def expected_skips() -> dict[int, str]:
-    """Position in `openai_entries()` → words of the skip reason (good entries left out)."""
-    return {position: words for position, (_, words) in enumerate(HOSTILE) if words}
+async def huge_body(exchange: Exchange, behaviour: Behaviour) -> None:
+    """`behaviour.body_bytes` of JSON-looking text (or an HTML error page when status >= 400)."""
+    total = behaviour.body_bytes or 0
+    error = behaviour.status >= 400
+    headers = {"content-type": "text/html" if error else "application/json", **exchange.id_header()}
+    if not behaviour.chunked:
+        headers["content-length"] = str(total)
+    headers.update(behaviour.headers)
+    await exchange.start(behaviour.status, headers)
+    start = b"<html><body><h1>Internal error</h1><pre>" if error else b'{"id": "chatcmpl-huge", "filler": "'
+    await _pieces(exchange, start, total)
 
 
-def anthropic_entries() -> list[Any]:
-    """Hostile entries in Anthropic's `models.list` shape (list with `raw=True`)."""
-    return [
-        {**wire.anthropic_model("claude-good-1"), "display_name": "Claude Good"},
-        {**wire.anthropic_model("claude-nul"), "id": "claude\x00nul"},
-        {**wire.anthropic_model("claude-long"), "id": "c" * 300},
-        {**wire.anthropic_model("claude-int"), "id": 7},
-        {**wire.anthropic_model("claude-huge-context"), "max_input_tokens": 10**15},
-        {**wire.anthropic_model("claude-negative-output"), "max_tokens": -1},
-        "not-an-object",  # not last on its page (2 a page): a page's cursor is its last entry's id
-        {**wire.anthropic_model("claude-bad-name"), "display_name": "x\x00y"},
-        {**wire.anthropic_model("claude-bad-caps"), "capabilities": {"vision\x00": "x\x00y", "junk": "z" * 10_000}},
-        wire.anthropic_model("claude-good-2"),
-    ]
+async def endless_sse_line(exchange: Exchange, behaviour: Behaviour) -> None:
+    """A 200 event stream whose first line never ends (`behaviour.sse_line_bytes` bytes, no newline)."""
+    await exchange.start(200, {"content-type": "text/event-stream", **exchange.id_header()})
+    if exchange.record.vendor == "anthropic":
+        start = b'event: content_block_delta\ndata: {"type": "content_block_delta", "delta": {"text": "'
+    else:
+        start = b'data: {"id": "chatcmpl-1", "object": "chat.completion.chunk", "choices": [{"delta": {"content": "'
+    await _pieces(exchange, start, behaviour.sse_line_bytes or 0)
 
 
-def many_models(count: int, *, prefix: str = "bulk-model") -> list[dict[str, Any]]:
-    """`count` well-formed models (OpenAI shape; Anthropic's with `wire.anthropic_model`)."""
-    return [{"id": f"{prefix}-{n:06d}", "object": "model", "created": 1_715_367_049} for n in range(count)]
+async def trickle(exchange: Exchange, behaviour: Behaviour) -> None:
+    """A 200 event stream that sends an event with no text every `behaviour.trickle` seconds, forever."""
+    await exchange.start(200, {"content-type": "text/event-stream", **exchange.id_header()})
+    model = exchange.record.model or "unknown"
+    if exchange.record.vendor == "anthropic":
+        usage = {"input_tokens": 1, "output_tokens": 1}
+        message = {"id": "msg_trickle", "type": "message", "role": "assistant", "model": model, "content": [],
+                   "stop_reason": None, "stop_sequence": None, "usage": usage}  # fmt: skip
+        opening = [
+            ("message_start", {"type": "message_start", "message": message}),
+            ("content_block_start", {"type": "content_block_start", "index": 0,
+                                     "content_block": {"type": "text", "text": ""}}),
+        ]  # fmt: skip
+        frames = [f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in opening]
+        empty = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": ""}}
+        beat = f"event: content_block_delta\ndata: {json.dumps(empty)}\n\n"
+    else:
+        choice = {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+        chunk = {"id": "chatcmpl-trickle", "object": "chat.completion.chunk", "created": 0, "model": model,
+                 "choices": [choice]}  # fmt: skip
+        frames = []
+        beat = f"data: {json.dumps(chunk)}\n\n"
+    for frame in frames:
+        await exchange.send({"type": "http.response.body", "body": frame.encode(), "more_body": True})
+    while await exchange.pause(behaviour.trickle):
+        exchange.record.frames_sent += 1
+        await exchange.send({"type": "http.response.body", "body": beat.encode(), "more_body": True})
+    await exchange.send({"type": "http.response.body", "body": b""})

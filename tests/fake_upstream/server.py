@@ -31,9 +31,9 @@ Default answers (no scripting needed)
   max_tokens required and within the model's limit, no `system` role in
   messages, budget_tokens >= 1024 and < max_tokens, no forced tool with
   thinking, the model's listed thinking type): a 400 `invalid_request_error`.
-- Hostile model listings (`hostile.py`): `set_models(openai=…, raw=True)` lists entries as
+- Hostile model listings (`hostile_listings.py`): `set_models(openai=…, raw=True)` lists entries as
   given (NUL or over-long ids, ids that are not strings, non-objects, absurd numbers, negative
-  prices); `set_models(anthropic_page_size=1000)` for long listings (`hostile.many_models(50_003)`);
+  prices); `set_models(anthropic_page_size=1000)` for long listings (`hostile_listings.many_models(50_003)`);
   `set_models(endless_pages=True)`: Anthropic's listing says `has_more: true` forever.
 - `fake_upstream.api_key = "sk-…"` makes every request without that key (Bearer,
   `x-api-key` or `api-key`) a 401.
@@ -57,6 +57,9 @@ Scripting (see behaviour.py)
   with a 200), `redirect()` (307 to `other_url`, i.e. `localhost` instead of
   `127.0.0.1`), `chunk_delay` between streamed frames, `first_token_delay` between
   a stream's headers and its first frame.
+- Hostile answers (hostile.py): `huge_body(size, status=…)`, `endless_sse_line(size)`,
+  `trickle(every)`; `RecordedRequest.bytes_sent` / `frames_sent` say how much went out
+  before the client left. `tests/fake_upstream/raw.py` serves raw bytes uvicorn would refuse.
 
 Inspection
 ----------
@@ -122,6 +125,9 @@ class RecordedRequest:
     #: The client went away before the response was complete (timeout, cancelled stream).
     disconnected: bool = False
     completed: bool = False
+    #: Hostile answers (hostile.py): body bytes handed to the server, empty events sent.
+    bytes_sent: int = 0
+    frames_sent: int = 0
     _gone: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def wait_disconnected(self, timeout: float = 2.0) -> bool:

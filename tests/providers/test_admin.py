@@ -28,6 +28,7 @@ PROVIDER_FORM = {
     "image_url": "",
     "timeout_seconds": "60",
     "max_retries": "2",
+    "stream_timeout_seconds": "600",
     "extra_headers": "{}",
 }
 

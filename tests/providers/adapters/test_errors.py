@@ -144,3 +144,56 @@ def test_retry_after_ms_is_passed_on_in_whole_seconds():
 def test_scrub():
     assert scrub("key sk-abc123456789 and Bearer tok.en here", ["tok.en"]) == "key [redacted] and [redacted] here"
     assert scrub("nothing secret", ["sk-x"]) == "nothing secret"
+
+
+# --- issue 14: what of an upstream's answer reaches a client ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"retry-after": "7"}, "7"),
+        ({"retry-after": " 86400 "}, "86400"),
+        ({"retry-after": "86401"}, None),
+        ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, "0"),
+        ({"retry-after": "3\nX-Injected: 1"}, None),
+        ({"retry-after": "1.5"}, None),
+        ({"retry-after": "-1"}, None),
+        ({"retry-after": "٣"}, None),  # a digit to str.isdigit(), not to HTTP
+        ({"retry-after": "9" * 100_000}, None),
+        ({"retry-after": "soon"}, None),
+        ({"retry-after-ms": "nan"}, None),
+        ({"retry-after-ms": "inf"}, None),
+        ({"retry-after-ms": "1e300"}, None),
+        ({"retry-after-ms": "250"}, "1"),
+        ({}, None),
+    ],
+)
+def test_retry_after_is_whole_bounded_seconds_or_nothing(headers, expected):
+    assert errors.retry_after_value(headers) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("<html><head><style>p{}</style><script>alert(1)</script></head><body><h1>Bad&nbsp;gateway</h1></body>",
+         "Bad gateway"),
+        ("line one\r\n\tline\x00two \x1b[31mred\x1b[0m", "line one line two red"),
+        ("&lt;script&gt;alert(1)&lt;/script&gt; done", "alert(1) done"),
+        ("a\u202eb\u200bc", "a b c"),
+        ("x" * 1000, "x" * 199 + "…"),
+    ],
+    ids=["html", "controls-and-ansi", "escaped-markup", "bidi-and-zero-width", "long"],
+)  # fmt: skip
+def test_an_excerpt_is_short_printable_text(text, expected):
+    assert errors.excerpt(text) == expected
+
+
+def test_an_html_error_page_becomes_a_short_message_and_its_code_a_token():
+    page = "<html><body><h1>Oops</h1>" + "<p>detail</p>" * 500 + "</body></html>"
+    error = error_from_response(502, {"x-request-id": "req\r\n1"}, page.encode(), provider="p")
+    assert error.message.startswith("Upstream provider 'p' answered 502: Oops detail detail")
+    assert len(error.message) <= 240
+    assert error.upstream_request_id == "req1"
+    coded = error_from_response(400, {}, b'{"error": {"message": "m", "code": "bad code\\n<b>' + b"x" * 200 + b'"}}')
+    assert coded.code is not None and len(coded.code) <= 64 and coded.code.startswith("badcodebx")
