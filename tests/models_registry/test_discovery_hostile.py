@@ -20,7 +20,8 @@ from django.urls import reverse
 from models_registry.discovery import discover_models
 from providers.models import ProviderModel
 from tests.fake_upstream import behaviour as fb
-from tests.fake_upstream import hostile_listings as hostile, wire
+from tests.fake_upstream import hostile_listings as hostile
+from tests.fake_upstream import wire
 from tests.models_registry.conftest import key_client
 from tests.models_registry.test_provider_actions import changelist, messages_of
 from tests.models_registry.upstreams import anthropic_provider, models_state, openai_provider
